@@ -1,0 +1,1 @@
+"""The studio: a self-hostable, multi-user AI image studio."""

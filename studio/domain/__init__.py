@@ -1,0 +1,1 @@
+"""Pure rules of the studio. Imports no IO library."""
