@@ -1,0 +1,1 @@
+"""Adapters: one per external system, each behind a small Protocol."""

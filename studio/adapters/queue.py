@@ -1,0 +1,345 @@
+"""Job queues: RQ on Redis in production, threads in the app process in embedded mode.
+
+Both run the same job functions: importable module-level functions that take ids (JSON values), never
+objects. A job id given to `enqueue` is accepted once while that job is queued, scheduled or running.
+
+The in-process runner writes each job to a file under its state directory before it runs and removes the
+file when it has run, so jobs outlive the browser session that asked for them, and a restart re-dispatches
+whatever was still pending (at least once; job functions are idempotent).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Protocol
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
+from rq.registry import BaseRegistry
+
+from studio.errors import QueueError
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[..., object]
+DEFAULT_QUEUE = "default"
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    queued: int
+    scheduled: int
+    running: int
+    failed: int
+    workers: int
+
+
+class JobQueue(Protocol):
+    """Where services put work that must not run in a page."""
+
+    backend: str
+
+    def enqueue(
+        self,
+        func: JobFunction,
+        *args: Any,
+        job_id: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        delay: timedelta | None = None,
+    ) -> str: ...
+
+    def check(self) -> None: ...
+
+    def stats(self) -> QueueStats: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def function_path(func: JobFunction) -> str:
+    """The dotted path a worker imports the job function from."""
+    qualname = getattr(func, "__qualname__", "")
+    if "<" in qualname or "." in qualname or not getattr(func, "__module__", None):
+        raise QueueError(f"{func!r} is not an importable module-level function")
+    return f"{func.__module__}.{qualname}"
+
+
+def resolve_function(path: str) -> JobFunction:
+    module, _, name = path.rpartition(".")
+    func: JobFunction = getattr(import_module(module), name)
+    return func
+
+
+def _check_job(func: JobFunction, args: tuple[Any, ...], job_id: str | None, queue: str) -> str:
+    if job_id is not None and not _JOB_ID.match(job_id):
+        raise QueueError(f"invalid job id {job_id!r}")
+    try:
+        json.dumps(args)
+    except (TypeError, ValueError) as err:
+        raise QueueError(f"job arguments must be ids or other JSON values, not {args!r}") from err
+    if not queue:
+        raise QueueError("a job needs a queue name")
+    return function_path(func)
+
+
+def _registry_count(registry: BaseRegistry) -> int:
+    return registry.count
+
+
+# --- RQ -------------------------------------------------------------------------------------------------
+
+
+class RQQueue:
+    """RQ on Redis; `worker.py` runs the workers (with the scheduler, for delayed jobs)."""
+
+    backend = "rq"
+
+    def __init__(self, connection: Redis, queue_names: tuple[str, ...], job_timeout: int = 900) -> None:
+        self.redis = connection
+        self.queue_names = queue_names
+        self.job_timeout = job_timeout
+
+    @classmethod
+    def from_url(cls, url: str, queue_names: tuple[str, ...]) -> RQQueue:
+        # Short socket timeouts on the app side: a page or /healthz must never hang on Redis.
+        connection = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5, health_check_interval=30)
+        return cls(connection, queue_names)
+
+    def _queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.redis, default_timeout=self.job_timeout)
+
+    def enqueue(
+        self,
+        func: JobFunction,
+        *args: Any,
+        job_id: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        delay: timedelta | None = None,
+    ) -> str:
+        path = _check_job(func, args, job_id, queue)
+        rq_queue = self._queue(queue)
+        unique = job_id is not None
+        try:
+            if delay is None:
+                job = rq_queue.enqueue(
+                    path, *args, job_id=job_id, unique=unique, result_ttl=600, failure_ttl=7 * 86400
+                )
+            else:
+                job = rq_queue.create_job(
+                    path,
+                    args=args,
+                    job_id=job_id,
+                    status=JobStatus.SCHEDULED,
+                    result_ttl=600,
+                    failure_ttl=7 * 86400,
+                )
+                rq_queue.schedule_job(job, datetime.now(UTC) + delay, unique=unique)
+        except DuplicateJobError:
+            assert job_id is not None
+            return job_id
+        except RedisError as err:
+            raise QueueError(f"could not enqueue {path}: {err}") from err
+        return str(job.id)
+
+    def check(self) -> None:
+        try:
+            self.redis.ping()
+        except RedisError as err:
+            raise QueueError(f"Redis is not reachable: {err}") from err
+
+    def stats(self) -> QueueStats:
+        try:
+            queues = [self._queue(name) for name in self.queue_names]
+            return QueueStats(
+                queued=sum(q.count for q in queues),
+                scheduled=sum(_registry_count(q.scheduled_job_registry) for q in queues),
+                running=sum(_registry_count(q.started_job_registry) for q in queues),
+                failed=sum(_registry_count(q.failed_job_registry) for q in queues),
+                workers=Worker.count(connection=self.redis),
+            )
+        except RedisError as err:
+            raise QueueError(f"Redis is not reachable: {err}") from err
+
+    def start(self) -> None:
+        """Nothing to start in the app: workers are separate processes (`worker.py`)."""
+
+    def stop(self) -> None:
+        self.redis.close()
+
+
+# --- in-process -----------------------------------------------------------------------------------------
+
+
+@dataclass(order=True)
+class _Ready:
+    priority: int
+    seq: int
+    job_id: str
+
+
+class InProcessQueue:
+    """Worker threads in the app process, with every pending job kept on disk until it has run."""
+
+    backend = "in-process"
+
+    def __init__(self, state_dir: Path, *, workers: int = 4, queue_names: tuple[str, ...] = (DEFAULT_QUEUE,)):
+        self._pending_dir = state_dir / "pending"
+        self._failed_dir = state_dir / "failed"
+        self._workers = workers
+        self._priority = {name: index for index, name in enumerate(queue_names)}
+        self._cond = threading.Condition()
+        self._scheduled: list[tuple[float, int, str]] = []  # (due, seq, job id)
+        self._ready: list[_Ready] = []
+        self._records: dict[str, dict[str, Any]] = {}  # queued, scheduled or running
+        self._running: set[str] = set()
+        self._seq = itertools.count()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    # lifecycle
+
+    def start(self) -> None:
+        """Start the worker threads and re-dispatch every job a previous run left pending."""
+        with self._cond:
+            if self._threads:
+                return
+            self._stopping = False
+            self._pending_dir.mkdir(parents=True, exist_ok=True)
+            self._failed_dir.mkdir(parents=True, exist_ok=True)
+            for path in sorted(self._pending_dir.glob("*.json")):
+                if path.stem in self._records:  # enqueued in this process before start()
+                    continue
+                try:
+                    record = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    log.exception("unreadable pending job %s; moved to failed", path.name)
+                    path.replace(self._failed_dir / path.name)
+                    continue
+                log.info(
+                    "re-dispatching job %s (%s) left pending by a previous run", record["id"], record["func"]
+                )
+                self._schedule(record)
+            self._threads = [
+                threading.Thread(target=self._work, name=f"studio-job-{n}", daemon=True)
+                for n in range(self._workers)
+            ]
+            for thread in self._threads:
+                thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs; running ones finish (or stay pending on disk if the process exits first)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            threads, self._threads = self._threads, []
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # the queue
+
+    def enqueue(
+        self,
+        func: JobFunction,
+        *args: Any,
+        job_id: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        delay: timedelta | None = None,
+    ) -> str:
+        path = _check_job(func, args, job_id, queue)
+        job_id = job_id or uuid.uuid4().hex
+        due = time.time() + (delay.total_seconds() if delay else 0.0)
+        record = {"id": job_id, "func": path, "args": list(args), "queue": queue, "due": due}
+        with self._cond:
+            if job_id in self._records:
+                return job_id
+            try:
+                _write_json(self._pending_dir / f"{job_id}.json", record)
+            except OSError as err:
+                raise QueueError(f"could not persist job {job_id}: {err}") from err
+            self._schedule(record)
+            self._cond.notify()
+        return job_id
+
+    def check(self) -> None:
+        with self._cond:
+            alive = [thread for thread in self._threads if thread.is_alive()]
+        if not alive:
+            raise QueueError("the in-process job runner is not running")
+
+    def stats(self) -> QueueStats:
+        with self._cond:
+            self._promote_due(time.time())
+            return QueueStats(
+                queued=len(self._ready),
+                scheduled=len(self._scheduled),
+                running=len(self._running),
+                failed=sum(1 for _ in self._failed_dir.glob("*.json")) if self._failed_dir.exists() else 0,
+                workers=sum(1 for thread in self._threads if thread.is_alive()),
+            )
+
+    # internals (called with the condition held unless noted)
+
+    def _schedule(self, record: dict[str, Any]) -> None:
+        self._records[record["id"]] = record
+        heapq.heappush(self._scheduled, (float(record["due"]), next(self._seq), record["id"]))
+
+    def _promote_due(self, now: float) -> None:
+        while self._scheduled and self._scheduled[0][0] <= now:
+            _, seq, job_id = heapq.heappop(self._scheduled)
+            priority = self._priority.get(self._records[job_id]["queue"], len(self._priority))
+            heapq.heappush(self._ready, _Ready(priority, seq, job_id))
+
+    def _next(self) -> dict[str, Any] | None:
+        with self._cond:
+            while not self._stopping:
+                self._promote_due(time.time())
+                if self._ready:
+                    job_id = heapq.heappop(self._ready).job_id
+                    self._running.add(job_id)
+                    return self._records[job_id]
+                wait = self._scheduled[0][0] - time.time() if self._scheduled else None
+                self._cond.wait(wait)
+            return None
+
+    def _work(self) -> None:  # runs on a worker thread, without the condition
+        while (record := self._next()) is not None:
+            try:
+                resolve_function(record["func"])(*record["args"])
+            except Exception:
+                log.exception("job %s (%s) failed", record["id"], record["func"])
+                failed = record | {"error": traceback.format_exc(), "failed_at": time.time()}
+                try:
+                    _write_json(self._failed_dir / f"{record['id']}.json", failed)
+                except OSError:
+                    log.exception("could not record the failure of job %s", record["id"])
+            finally:
+                (self._pending_dir / f"{record['id']}.json").unlink(missing_ok=True)
+                with self._cond:
+                    self._running.discard(record["id"])
+                    self._records.pop(record["id"], None)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
