@@ -1,0 +1,48 @@
+"""Command line: `python -m studio check` (validate the settings) and `python -m studio migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from studio import bootstrap
+from studio.errors import ConfigError
+from studio.settings import Settings
+
+
+def check() -> int:
+    """Refuse unusable settings with a message per setting; otherwise say which services will be used."""
+    settings = Settings()
+    try:
+        settings.validated()
+    except ConfigError as err:
+        print(err, file=sys.stderr)  # noqa: T201 (a console command)
+        return 2
+    described = settings.describe()
+    print(", ".join(f"{part}: {value}" for part, value in described.items()))  # noqa: T201
+    return 0
+
+
+def migrate() -> int:
+    """Apply every pending migration to the configured database."""
+    try:
+        services = bootstrap.services()
+    except ConfigError as err:
+        print(err, file=sys.stderr)  # noqa: T201
+        return 2
+    services.database.migrate()
+    print("the database schema is up to date")  # noqa: T201
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio", description="The studio's command line.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("check", help="validate the settings and show which services they select")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    args = parser.parse_args(argv)
+    return {"check": check, "migrate": migrate}[args.command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

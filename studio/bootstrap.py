@@ -1,0 +1,127 @@
+"""Builds the studio's adapters from one Settings object, once per process.
+
+Pages, routes, jobs and the worker all get their database, storage, queue and mailer from `services()`.
+Tests install their own set with `install()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+
+from studio.adapters.db import Database, SqlUnitOfWork
+from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from studio.adapters.queue import InProcessQueue, JobQueue, RQQueue
+from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
+from studio.settings import Settings, is_placeholder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    storage: ObjectStorage
+    queue: JobQueue
+    mailer: Mailer
+
+    def uow(self) -> SqlUnitOfWork:
+        return self.database.uow()
+
+    def close(self) -> None:
+        self.queue.stop()
+        self.database.dispose()
+
+
+def secret_key(settings: Settings) -> str:
+    """SECRET_KEY, or in embedded mode a random key kept under DATA_DIR so signed links survive restarts."""
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if configured and not is_placeholder(configured):
+        return configured
+    # Only reachable in embedded mode: Settings.validated() refuses a missing key anywhere else.
+    path = settings.data_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def build_services(settings: Settings) -> Services:
+    """The adapters these settings ask for; raises ConfigError naming every bad setting."""
+    settings.validated()
+    key = secret_key(settings)
+    database = Database.from_url(settings.sqlalchemy_url)
+    storage: ObjectStorage
+    if settings.s3_bucket:
+        storage = S3Storage(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            public_url=settings.s3_public_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=(
+                settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None
+            ),
+        )
+    else:
+        storage = LocalStorage(
+            settings.data_path / "files", secret_key=key, base_url=settings.public_base_url
+        )
+    queue: JobQueue
+    if settings.redis_url:
+        queue = RQQueue.from_url(settings.redis_url.get_secret_value(), settings.queue_names)
+    else:
+        queue = InProcessQueue(
+            settings.data_path / "jobs", workers=settings.job_concurrency, queue_names=settings.queue_names
+        )
+    mailer: Mailer
+    if settings.smtp_host:
+        mailer = SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            security=settings.smtp_security,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    else:
+        mailer = OutboxMailer(settings.data_path / "outbox", sender=settings.smtp_from)
+    return Services(settings, database, storage, queue, mailer)
+
+
+_lock = threading.Lock()
+_current: Services | None = None
+
+
+def services() -> Services:
+    """This process's services, built from the environment on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = build_services(Settings())
+        return _current
+
+
+def install(replacement: Services | None) -> None:
+    """Use these services in this process (tests), or forget them with None."""
+    global _current
+    with _lock:
+        _current = replacement
+
+
+def start() -> Services:
+    """Bring this process's services up: migrate the schema, then start the job runner."""
+    current = services()
+    current.database.migrate()
+    current.queue.start()
+    log.info("studio started: %s", current.settings.describe())
+    return current

@@ -1,0 +1,32 @@
+"""The development sign-in: demo accounts for embedded mode, until real accounts exist.
+
+Refused on the server unless DEV_SIGN_IN is on, which Settings allows only in embedded mode.
+"""
+
+from __future__ import annotations
+
+from studio.adapters.db import UnitOfWork
+from studio.adapters.db.models import User
+from studio.domain.accounts import Account, Role
+from studio.errors import Forbidden
+from studio.services.accounts import to_account
+
+DEMO_ACCOUNTS = {
+    Role.USER: ("demo@studio.local", "demo", "Demo User"),
+    Role.ADMIN: ("admin@studio.local", "admin", "Demo Admin"),
+}
+
+
+def sign_in_demo(uow: UnitOfWork, *, enabled: bool, role: Role) -> Account:
+    """The demo account for `role`, created on first use."""
+    if not enabled:
+        raise Forbidden("The development sign-in is off on this server.")
+    email, username, name = DEMO_ACCOUNTS[role]
+    with uow:
+        user = uow.users.get_by_email(email)
+        if user is None:
+            user = User(email=email, username=username, name=name, role=role.value)
+            uow.users.add(user)
+        account = to_account(user)
+        uow.commit()
+    return account

@@ -1,0 +1,48 @@
+"""System status for admins: health, configuration, schema and jobs at a glance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from studio.adapters.db import migrate
+from studio.adapters.mail import OutboxMailer, OutboxMessage
+from studio.adapters.queue import QueueStats
+from studio.bootstrap import Services
+from studio.errors import StudioError
+from studio.services.health import HealthReport, check_health
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    health: HealthReport
+    configuration: dict[str, str]
+    schema_revision: str | None
+    schema_head: str | None
+    jobs: QueueStats | None
+    outbox: list[OutboxMessage] | None  # None when mail goes out over SMTP
+
+
+def health_report(services: Services) -> HealthReport:
+    """What `/healthz` reports: the database, the job queue and object storage."""
+    return check_health({"database": services.database, "queue": services.queue, "storage": services.storage})
+
+
+def system_status(services: Services, outbox_limit: int = 20) -> SystemStatus:
+    health = health_report(services)
+    try:
+        jobs: QueueStats | None = services.queue.stats()
+    except StudioError:
+        jobs = None  # the health table already says why
+    try:
+        revision = migrate.current_revision(services.database.engine)
+    except Exception:  # an unreachable database is reported by the health check
+        revision = None
+    mailer = services.mailer
+    return SystemStatus(
+        health=health,
+        configuration=services.settings.describe(),
+        schema_revision=revision,
+        schema_head=migrate.head_revision(),
+        jobs=jobs,
+        outbox=mailer.messages(outbox_limit) if isinstance(mailer, OutboxMailer) else None,
+    )

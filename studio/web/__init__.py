@@ -1,0 +1,16 @@
+"""HTTP routes served beside the Streamlit app by st.App (kept off Streamlit's reserved paths)."""
+
+from starlette.routing import BaseRoute, Route
+
+from studio.web.files import signed_file
+from studio.web.health import healthz
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/files/{token}", signed_file, methods=["GET", "HEAD"]),
+    ]
+
+
+__all__ = ["routes"]

@@ -1,0 +1,83 @@
+"""RQ workers for the studio, on the same settings as the app.
+
+    python worker.py                 one worker, with the scheduler (delayed jobs and retries)
+    python worker.py --workers 8     a pool of eight worker processes
+    python worker.py --burst         run what is queued, then exit
+    python worker.py --check         exit 0 when a worker on this host is alive (container healthcheck)
+
+Embedded mode needs no worker: jobs run on threads inside the app. This exits with a message when
+REDIS_URL is not set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+from rq import Worker
+from rq.worker_pool import WorkerPool
+
+from studio import bootstrap
+from studio.errors import ConfigError
+from studio.settings import Settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the studio's RQ workers.")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    parser.add_argument("--check", action="store_true", help="exit 0 if a worker on this host is alive")
+    return parser.parse_args(argv)
+
+
+def alive_on_this_host(connection: Redis, within: timedelta = timedelta(minutes=2)) -> bool:
+    """Is an RQ worker of this host registered and heartbeating?"""
+    host, now = socket.gethostname(), datetime.now(UTC)
+    for worker in Worker.all(connection=connection):
+        beat = worker.last_heartbeat
+        if worker.hostname == host and beat is not None and now - beat.replace(tzinfo=UTC) < within:
+            return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = Settings()
+    if not settings.redis_url:
+        print(  # noqa: T201 (the operator reads this on the console)
+            "worker.py needs REDIS_URL (for example redis://localhost:6379/0).\n"
+            "Without it the studio runs in embedded mode, where jobs run inside the app: use `make run`.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.check:
+        connection = Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
+        return 0 if alive_on_this_host(connection) else 1
+    try:
+        services = bootstrap.start()
+    except ConfigError as err:
+        print(err, file=sys.stderr)  # noqa: T201
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Jobs run in forked work-horses: none may inherit a pooled database connection from this process.
+    services.database.dispose()
+    # No socket timeout here: workers block on Redis for new jobs far longer than a page would wait.
+    connection = Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
+    queues = list(settings.queue_names)
+    if args.workers > 1:
+        WorkerPool(queues, connection=connection, num_workers=args.workers).start(
+            burst=args.burst, logging_level=settings.log_level
+        )
+    else:
+        Worker(queues, connection=connection).work(
+            with_scheduler=True, burst=args.burst, logging_level=settings.log_level
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
