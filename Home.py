@@ -1,0 +1,18 @@
+"""The studio's entry script: restore who is signed in, then build the navigation for that role."""
+
+import streamlit as st
+
+from studio.ui import navigation, session
+
+st.set_page_config(page_title="the studio", page_icon=":material/palette:", layout="wide")
+
+account = session.restore()
+if account is not None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{account.name}** · {account.role.value}")
+        # Before st.navigation, so this same run already builds the signed-out pages.
+        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+            session.sign_out()
+            account = None
+
+st.navigation(navigation.pages_for(account)).run()

@@ -1,0 +1,13 @@
+"""Home for a signed-in user: their account and this installation."""
+
+import streamlit as st
+
+from studio.ui import components, session
+from studio.ui.deps import services
+
+account = session.require_account()
+st.title(f"Welcome, {account.name}")
+with st.container(border=True):
+    st.markdown(f"**{account.name}** · {account.email}")
+    st.caption(f"Role: {account.role.value} · member since {account.created_at:%d %B %Y}")
+st.markdown(components.mode_summary(services().settings))

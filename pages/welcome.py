@@ -1,0 +1,12 @@
+"""Welcome: what this installation is, and the way in."""
+
+import streamlit as st
+
+from studio.ui import components
+from studio.ui.deps import services
+
+st.title("the studio")
+st.subheader("A self-hostable, multi-user AI image studio")
+st.markdown(components.mode_summary(services().settings))
+if st.button("Sign in", type="primary", icon=":material/login:"):
+    st.switch_page("pages/sign_in.py")

@@ -1,0 +1,43 @@
+"""The studio's ASGI entry: Streamlit serving Home.py, plus the studio's own HTTP routes.
+
+Run it with `streamlit run studio/ui/server.py` (what `make run` and the container do). Start-up refuses
+unusable settings with a message naming each one, then migrates the schema and starts the job runner.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import streamlit as st
+
+from studio import bootstrap
+from studio.errors import ConfigError
+from studio.web import routes
+
+HOME = Path(__file__).resolve().parents[2] / "Home.py"
+
+
+def _settings_or_exit() -> None:
+    try:
+        bootstrap.services()
+    except ConfigError as err:
+        print(err, file=sys.stderr)  # noqa: T201 (the operator reads this on the console)
+        raise SystemExit(2) from None
+
+
+@asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    services = await anyio.to_thread.run_sync(bootstrap.start)
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(services.close)
+
+
+_settings_or_exit()
+app = st.App(HOME, routes=routes(), lifespan=lifespan)
