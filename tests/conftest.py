@@ -1,0 +1,271 @@
+"""Fixtures for the real components: PostgreSQL, Redis, an S3 server (moto) and the studio's services.
+
+Isolation: one PostgreSQL database per test run, each test inside a transaction rolled back at its end;
+one Redis database number per run (claimed with a lock key, so parallel runs never share one), flushed
+around every test; one bucket per test on a moto server bound to a free loopback port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from moto.server import ThreadedMotoServer
+from redis import Redis
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from studio import bootstrap
+from studio.adapters.db import Database, migrate
+from studio.adapters.db.engine import create_engine
+from studio.adapters.mail import OutboxMailer
+from studio.adapters.queue import InProcessQueue
+from studio.adapters.storage import LocalStorage, S3Storage
+from studio.bootstrap import Services
+from studio.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+TEST_SECRET = "test-secret-key-" + "k" * 40
+_REDIS_LOCK = "studio-tests:lock"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_environment() -> Iterator[None]:
+    """No setting of the machine running the tests leaks into them."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in Settings.model_fields:
+            patch.delenv(name.upper(), raising=False)
+        yield
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database for as long as the block runs."""
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"studio_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """This run's PostgreSQL database, migrated to the latest schema."""
+    with scratch_postgres() as url:
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = create_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_db(postgres_engine: Engine) -> Iterator[Database]:
+    """The database inside one transaction that is rolled back after the test; commits become savepoints."""
+    connection = postgres_engine.connect()
+    outer = connection.begin()
+    sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield Database(postgres_engine, sessions)
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = Database.from_url(f"sqlite:///{tmp_path / 'studio.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+# --- Redis ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis database number nobody else is using (claimed with a lock key for this run)."""
+    token = uuid.uuid4().hex
+    for number in range(1, 16):
+        connection = Redis.from_url(f"{REDIS_BASE_URL}/{number}")
+        if connection.set(_REDIS_LOCK, token, nx=True, ex=3600):
+            break
+        connection.close()
+    else:
+        pytest.fail("every Redis database 1-15 is claimed by another test run")
+    yield f"{REDIS_BASE_URL}/{number}"
+    if connection.get(_REDIS_LOCK) == token.encode():
+        connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[Redis]:
+    connection = Redis.from_url(redis_url)
+    lock = connection.get(_REDIS_LOCK)
+    connection.flushdb()
+    connection.set(_REDIS_LOCK, lock or b"", ex=3600)
+    yield connection
+    connection.flushdb()
+    connection.set(_REDIS_LOCK, lock or b"", ex=3600)
+    connection.close()
+
+
+# --- S3 (moto) ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str) -> S3Storage:
+    storage = S3Storage(
+        f"studio-test-{uuid.uuid4().hex[:12]}",
+        endpoint_url=s3_endpoint,
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
+    storage.create_bucket()
+    return storage
+
+
+# --- the studio's services ------------------------------------------------------------------------------
+
+
+def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)
+
+
+@pytest.fixture
+def embedded_services(tmp_path: Path) -> Iterator[Services]:
+    """Embedded mode on a temporary data directory, installed as this process's services."""
+    settings = embedded_settings(tmp_path / "data")
+    services = bootstrap.build_services(settings)
+    bootstrap.install(services)
+    bootstrap.start()
+    yield services
+    bootstrap.install(None)
+    services.close()
+
+
+@pytest.fixture
+def local_storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "files", secret_key=TEST_SECRET, base_url="http://testserver")
+
+
+@pytest.fixture
+def in_process_queue(tmp_path: Path) -> Iterator[InProcessQueue]:
+    queue = InProcessQueue(tmp_path / "jobs", workers=1, queue_names=("high", "default", "low"))
+    yield queue
+    queue.stop()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> OutboxMailer:
+    return OutboxMailer(tmp_path / "outbox", sender="the studio <studio@example.org>")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def app_cwd(tmp_path: Path) -> Path:
+    """A working directory holding the project's Streamlit config but no `.env`, for app subprocesses."""
+    cwd = tmp_path / "cwd"
+    shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
+    return cwd
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
+    """Poll `condition` until it holds; fail the test with the timeout otherwise."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+# --- mail (aiosmtpd) ------------------------------------------------------------------------------------
+
+
+class _SmtpController(Controller):
+    """aiosmtpd on a free port: bind to port 0, then learn which port the kernel chose."""
+
+    def _trigger_server(self) -> None:
+        assert isinstance(self.server, asyncio.Server)
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class SmtpInbox:
+    """A real SMTP server in the test process; `messages` holds what it received."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage]
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        parsed = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    inbox = SmtpInbox("127.0.0.1", 0, [])
+    controller = _SmtpController(inbox, hostname="127.0.0.1", port=0)
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()

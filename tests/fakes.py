@@ -1,0 +1,173 @@
+"""In-memory fakes of the studio's ports, for fast service tests. The contract tests run them too."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, BinaryIO, Self
+from urllib.parse import parse_qs, urlsplit
+
+from studio.adapters.db.models import User
+from studio.adapters.mail import Email, build_message
+from studio.adapters.queue import DEFAULT_QUEUE, JobFunction, QueueStats, _check_job, resolve_function
+from studio.adapters.storage import CHUNK_SIZE, check_key
+from studio.errors import NotFound
+
+# --- database -------------------------------------------------------------------------------------------
+
+
+class FakeUsers:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, User] = {}
+
+    def get(self, user_id: uuid.UUID) -> User | None:
+        return self.rows.get(user_id)
+
+    def get_by_email(self, email: str) -> User | None:
+        wanted = email.strip().lower()
+        return next((user for user in self.rows.values() if user.email == wanted), None)
+
+    def add(self, user: User) -> None:
+        user.id = user.id or uuid.uuid4()
+        user.created_at = user.created_at or datetime.now(UTC)
+        self.rows[user.id] = user
+
+
+class FakeUnitOfWork:
+    def __init__(self) -> None:
+        self.users = FakeUsers()
+        self.commits = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self.commits += 1
+
+    def rollback(self) -> None:
+        pass
+
+
+# --- storage --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeStorage:
+    backend: str = "fake"
+    objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+
+    def put(self, key: str, data: bytes | BinaryIO, content_type: str) -> None:
+        self.objects[check_key(key)] = (data if isinstance(data, bytes) else data.read(), content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.objects[check_key(key)][0]
+        except KeyError:
+            raise NotFound(f"no object {key}") from None
+
+    def stream(self, key: str) -> Iterator[bytes]:
+        data = self.get(key)
+        for start in range(0, len(data), CHUNK_SIZE):
+            yield data[start : start + CHUNK_SIZE]
+
+    def exists(self, key: str) -> bool:
+        return check_key(key) in self.objects
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(check_key(key), None)
+
+    def url(self, key: str, expires_in: int, download_name: str | None = None) -> str:
+        expires = int(self.clock()) + expires_in
+        suffix = f"&name={download_name}" if download_name else ""
+        return f"https://storage.invalid/{check_key(key)}?expires={expires}{suffix}"
+
+    def fetch(self, url: str) -> tuple[int, bytes, dict[str, str]]:
+        """What a browser would get for one of this fake's URLs."""
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        key = parts.path.lstrip("/")
+        if int(query["expires"][0]) < self.clock() or key not in self.objects:
+            return 404, b"", {}
+        data, content_type = self.objects[key]
+        headers = {"content-type": content_type}
+        if "name" in query:
+            headers["content-disposition"] = f'attachment; filename="{query["name"][0]}"'
+        return 200, data, headers
+
+    def check(self) -> None:
+        pass
+
+
+# --- queue ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeQueue:
+    """Records jobs; `run_all()` runs the due ones in this thread, in priority order."""
+
+    queue_names: tuple[str, ...] = ("high", DEFAULT_QUEUE, "low")
+    backend: str = "fake"
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def enqueue(
+        self,
+        func: JobFunction,
+        *args: Any,
+        job_id: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        delay: timedelta | None = None,
+    ) -> str:
+        path = _check_job(func, args, job_id, queue)
+        job_id = job_id or uuid.uuid4().hex
+        if not any(job["id"] == job_id for job in self.jobs):
+            due = time.time() + (delay.total_seconds() if delay else 0)
+            self.jobs.append({"id": job_id, "func": path, "args": args, "queue": queue, "due": due})
+        return job_id
+
+    def run_all(self) -> None:
+        due = [job for job in self.jobs if job["due"] <= time.time()]
+        due.sort(key=lambda job: self.queue_names.index(job["queue"]))
+        for job in due:
+            self.jobs.remove(job)
+            try:
+                resolve_function(job["func"])(*job["args"])
+            except Exception as err:
+                self.failed.append(job | {"error": repr(err)})
+
+    def check(self) -> None:
+        pass
+
+    def stats(self) -> QueueStats:
+        now = time.time()
+        queued = sum(1 for job in self.jobs if job["due"] <= now)
+        return QueueStats(queued, len(self.jobs) - queued, 0, len(self.failed), 0)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+# --- mail -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeMailer:
+    backend: str = "fake"
+    sent: list[Email] = field(default_factory=list)
+
+    def send(self, email: Email) -> None:
+        build_message(email, "studio@example.org")  # the same validation as the real mailers
+        self.sent.append(email)

@@ -1,0 +1,228 @@
+"""The studio's HTTP routes: /healthz on both modes (and with each service down), signed file links."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from studio import bootstrap
+from studio.adapters.storage import LocalStorage, S3Storage
+from studio.bootstrap import Services
+from studio.services.health import check_health
+from studio.settings import Settings
+from studio.web import routes
+from tests.conftest import TEST_SECRET, free_port, scratch_postgres
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(Starlette(routes=routes())) as test_client:
+        yield test_client
+
+
+def production_services(tmp_path: Path, **overrides: Any) -> Services:
+    settings = Settings(_env_file=None, data_dir=tmp_path, secret_key=TEST_SECRET, **overrides)
+    services = bootstrap.build_services(settings)
+    bootstrap.install(services)
+    return services
+
+
+@pytest.fixture
+def production(tmp_path: Path, postgres_url: str, redis_url: str, s3_endpoint: str) -> Iterator[Services]:
+    bucket = f"studio-health-{uuid.uuid4().hex[:8]}"
+    services = production_services(
+        tmp_path,
+        database_url=postgres_url,
+        redis_url=redis_url,
+        s3_bucket=bucket,
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key_id="testing",
+        s3_secret_access_key="testing-secret",
+    )
+    assert isinstance(services.storage, S3Storage)
+    services.storage.create_bucket()
+    yield services
+    bootstrap.install(None)
+    services.close()
+
+
+def test_healthz_in_embedded_mode(embedded_services: Services, client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name: check["backend"] for name, check in body["checks"].items()} == {
+        "database": "sqlite",
+        "queue": "in-process",
+        "storage": "local",
+    }
+
+
+def test_healthz_on_postgres_redis_and_s3(production: Services, client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.text
+    checks = response.json()["checks"]
+    assert {name: check["backend"] for name, check in checks.items()} == {
+        "database": "postgres",
+        "queue": "rq",
+        "storage": "s3",
+    }
+    assert all(check["ok"] for check in checks.values())
+
+
+def _down(client: TestClient) -> dict[str, Any]:
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "unavailable"
+    checks: dict[str, Any] = body["checks"]
+    return checks
+
+
+def test_healthz_reports_redis_down(tmp_path: Path, client: TestClient) -> None:
+    services = production_services(tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    services.database.migrate()
+    try:
+        checks = _down(client)
+        assert not checks["queue"]["ok"]
+        assert "Redis" in checks["queue"]["error"]
+        assert checks["database"]["ok"]
+        assert checks["storage"]["ok"]
+    finally:
+        bootstrap.install(None)
+        services.close()
+
+
+def test_healthz_reports_postgres_down(tmp_path: Path, client: TestClient) -> None:
+    url = f"postgresql+psycopg://studio:not-a-placeholder@127.0.0.1:{free_port()}/studio"
+    services = production_services(tmp_path, database_url=url)
+    try:
+        checks = _down(client)
+        assert not checks["database"]["ok"]
+        assert "not-a-placeholder" not in str(checks)  # no password in the report
+    finally:
+        bootstrap.install(None)
+        services.close()
+
+
+def test_healthz_reports_a_missing_bucket(tmp_path: Path, client: TestClient, s3_endpoint: str) -> None:
+    services = production_services(
+        tmp_path,
+        s3_bucket="studio-no-such-bucket",
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key_id="testing",
+        s3_secret_access_key="testing-secret",
+    )
+    try:
+        assert not _down(client)["storage"]["ok"]
+    finally:
+        bootstrap.install(None)
+        services.close()
+
+
+def test_healthz_reports_pending_migrations(tmp_path: Path, client: TestClient) -> None:
+    with scratch_postgres() as url:
+        services = production_services(tmp_path, database_url=url)  # never migrated
+        try:
+            database = _down(client)["database"]
+            assert "run the migrations" in database["error"]
+        finally:
+            bootstrap.install(None)
+            services.close()
+
+
+class _Hangs:
+    backend = "test"
+
+    def check(self) -> None:
+        time.sleep(2)
+
+
+class _Fine:
+    backend = "test"
+
+    def check(self) -> None:
+        pass
+
+
+def test_a_hanging_service_fails_its_check_in_bounded_time() -> None:
+    started = time.monotonic()
+    report = check_health({"slow": _Hangs(), "fast": _Fine()}, timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    checks = {check.name: check for check in report.checks}
+    assert not checks["slow"].ok
+    assert checks["slow"].error == "no answer within 0.3 s"
+    assert checks["fast"].ok
+    assert not report.ok
+
+
+# --- signed file links (local storage) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def local(embedded_services: Services) -> LocalStorage:
+    assert isinstance(embedded_services.storage, LocalStorage)
+    return embedded_services.storage
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def test_a_signed_link_serves_the_file_with_safe_headers(local: LocalStorage, client: TestClient) -> None:
+    local.put("users/u/images/i.png", b"\x89PNG-bytes", "image/png")
+    url = local.url("users/u/images/i.png", expires_in=120)
+    assert url.startswith("http://localhost:8501/api/files/")
+    response = client.get(f"/api/files/{token_of(url)}")
+    assert response.status_code == 200
+    assert response.content == b"\x89PNG-bytes"
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in response.headers["content-security-policy"]
+    max_age = int(response.headers["cache-control"].rsplit("=", 1)[1])
+    assert 100 <= max_age <= 120  # cached no longer than the link lives
+    assert client.head(f"/api/files/{token_of(url)}").status_code == 200
+
+
+def test_an_expired_link_is_refused(local: LocalStorage, client: TestClient) -> None:
+    local.put("users/u/a.png", b"a", "image/png")
+    expired = LocalStorage(local.root, secret_key=bootstrap.secret_key(bootstrap.services().settings),
+                           base_url="http://x", clock=lambda: time.time() - 3600)  # fmt: skip
+    response = client.get(f"/api/files/{token_of(expired.url('users/u/a.png', expires_in=60))}")
+    assert response.status_code == 404
+    assert "expired" in response.text
+
+
+def test_forged_and_altered_links_are_refused(local: LocalStorage, client: TestClient) -> None:
+    local.put("users/u/a.png", b"a", "image/png")
+    local.put("users/other/secret.png", b"secret", "image/png")
+    token = token_of(local.url("users/u/a.png", expires_in=60))
+    forged = LocalStorage(local.root, secret_key="someone-elses-key-" + "x" * 30, base_url="http://x")
+    for attempt in (
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),  # altered signature
+        token_of(forged.url("users/other/secret.png", expires_in=60)),  # signed with the wrong key
+        "not-a-token",
+        "",
+    ):
+        response = client.get(f"/api/files/{attempt}")
+        assert response.status_code == 404, attempt
+        assert response.content != b"secret"
+
+
+def test_a_link_to_an_object_that_is_gone_is_refused(local: LocalStorage, client: TestClient) -> None:
+    local.put("users/u/b.png", b"b", "image/png")
+    url = local.url("users/u/b.png", expires_in=60)
+    local.delete("users/u/b.png")
+    assert client.get(f"/api/files/{token_of(url)}").status_code == 404
+
+
+def test_the_files_route_serves_nothing_when_storage_is_s3(production: Services, client: TestClient) -> None:
+    assert client.get("/api/files/anything").status_code == 404
