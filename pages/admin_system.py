@@ -39,7 +39,8 @@ with right:
         cells[0].metric("Queued", status.jobs.queued + status.jobs.scheduled)
         cells[1].metric("Running", status.jobs.running)
         cells[2].metric("Failed", status.jobs.failed)
-        st.caption(f"{status.jobs.workers} worker(s) alive")
+        where = "RQ worker processes" if status.configuration["jobs"] == "rq" else "job threads in the app"
+        st.caption(f"{status.jobs.workers} {where} alive")
 
 if status.outbox is not None:
     st.subheader("Mail outbox")

@@ -30,7 +30,7 @@ def health_table(report: HealthReport) -> None:
         {
             "Service": check.name.capitalize(),
             "Backend": check.backend,
-            "Status": "✅ up" if check.ok else "❌ down",
+            "Status": "up" if check.ok else "DOWN",
             "Latency (ms)": round(check.latency_ms, 1),
             "Error": check.error or "",
         }

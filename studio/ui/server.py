@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from studio import bootstrap
 from studio.errors import ConfigError
@@ -39,5 +40,17 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(services.close)
 
 
+def _navigation_only() -> None:
+    """Never run a file of pages/ on its own.
+
+    With a `pages/` folder beside Home.py (the product's layout), Streamlit starts in its old
+    pages-folder mode: until some session calls st.navigation, a deep link runs the page file directly,
+    without Home.py restoring the account in front of it, and the sidebar lists every file. Home.py
+    calls st.navigation on every run, so take the mode that first call would set before any session.
+    """
+    PagesManager.uses_pages_directory = False
+
+
 _settings_or_exit()
+_navigation_only()
 app = st.App(HOME, routes=routes(), lifespan=lifespan)

@@ -1,0 +1,46 @@
+# the studio
+#   make run    serve the studio at http://localhost:8501 in embedded mode (no services needed)
+#   make test   lint, type-check and test against real PostgreSQL, Redis, an S3 server and Chromium
+
+SHELL := /bin/bash
+PORT ?= 8501
+UV := $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
+
+.PHONY: run test uv env chromium services lint typecheck pytest clean
+
+uv:  ## install uv with pip when it is missing
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5" \
+		|| python3 -m pip install --quiet --user --break-system-packages "uv>=0.5"
+
+env: uv  ## the virtualenv, exactly as locked in uv.lock
+	$(UV) sync --frozen
+
+run: env
+	$(UV) run python -m studio check
+	$(UV) run streamlit run studio/ui/server.py --server.port $(PORT) --server.address localhost
+
+chromium:  ## Debian's chromium for the browser tests (never a downloaded browser)
+	@test -x /usr/bin/chromium || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+services:  ## PostgreSQL and Redis on loopback, started when they are not running
+	@bash .ci/services
+
+lint:
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck:
+	$(UV) run mypy
+
+pytest:
+	@$(UV) run pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
+	exit $$status
+
+test: env chromium services lint typecheck pytest
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -1,0 +1,167 @@
+"""The real app (`streamlit run studio/ui/server.py`, embedded mode) in Debian Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import ROOT, free_port, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (a loopback URL we built)
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return 0
+
+
+@contextmanager
+def running_app(cwd: Path, log: Path) -> Iterator[str]:
+    """Start the studio as `make run` does, on a free loopback port, and wait until it is healthy."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "DATA_DIR": str(cwd / "data"), "PUBLIC_URL": base}
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "server.py")]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for(
+            lambda: http_status(f"{base}/_stcore/health") == 200 or process.poll() is not None, timeout=90
+        )
+        assert process.poll() is None, log.read_text()
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cwd = tmp_path_factory.mktemp("studio-app")
+    shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
+    with running_app(cwd, cwd / "app.log") as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    # Tall enough for a whole page: Streamlit scrolls inside its own container, so a full-page shot would not.
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def sidebar_links(page: Page) -> list[str]:
+    """The page names in the sidebar menu (each link also holds its icon's ligature, e.g. "home")."""
+    texts = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    return [text.strip().splitlines()[-1] for text in texts]
+
+
+def shoot(page: Page, artifacts: Path, name: str) -> None:
+    page.wait_for_timeout(300)  # let the last delta paint; the assertions before this waited on content
+    page.screenshot(path=str(artifacts / name), full_page=True)
+
+
+def test_healthz_of_the_running_app(app_url: str) -> None:
+    with urllib.request.urlopen(f"{app_url}/healthz", timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+        body = json.loads(response.read())
+    assert body["status"] == "ok"
+    assert {name: check["backend"] for name, check in body["checks"].items()} == {
+        "database": "sqlite",
+        "queue": "in-process",
+        "storage": "local",
+    }
+
+
+def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts: Path) -> None:
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="the studio")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Embedded mode")).to_be_visible()
+    assert sidebar_links(page) == ["Welcome", "Sign in"]
+    shoot(page, artifacts, "home-anonymous.png")
+
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shoot(page, artifacts, "sign-in.png")
+    page.get_by_role("button", name="Continue as demo admin").click()
+    expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
+    assert sidebar_links(page) == ["Home", "System"]
+    shoot(page, artifacts, "home-admin.png")
+
+    page.locator('[data-testid="stSidebarNav"] a', has_text="System").click()
+    expect(page.get_by_role("heading", name="System")).to_be_visible()
+    expect(page.get_by_text("Every service is answering.")).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(2)
+    expect(page.get_by_text("No mail has been written to the outbox.")).to_be_visible()
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(3)
+    expect(page).to_have_url(f"{app_url}/system")
+    shoot(page, artifacts, "system.png")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="the studio")).to_be_visible()
+    assert sidebar_links(page) == ["Welcome", "Sign in"]
+
+
+def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
+    page.goto(f"{app_url}/sign-in")
+    page.get_by_role("button", name="Continue as demo user").click()
+    expect(page.get_by_role("heading", name="Welcome, Demo User")).to_be_visible(timeout=30_000)
+    assert sidebar_links(page) == []  # a single page needs no menu
+    page.goto(f"{app_url}/system")  # a deep link starts a new session: signed out, and no system data
+    expect(page.get_by_role("heading", name="the studio")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Every service is answering.")).to_have_count(0)
+
+
+def test_a_deep_link_to_a_fresh_server_never_runs_a_page_without_home(
+    tmp_path: Path, browser: Browser, artifacts: Path
+) -> None:
+    """The first request a new server gets is a deep link to an admin page: no file list, no page content."""
+    shutil.copytree(ROOT / ".streamlit", tmp_path / ".streamlit")
+    with running_app(tmp_path, tmp_path / "app.log") as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(f"{url}/admin_system")
+        expect(page.get_by_role("heading", name="the studio")).to_be_visible(timeout=30_000)
+        assert sidebar_links(page) == ["Welcome", "Sign in"]
+        expect(page.get_by_text("This page is for administrators.")).to_have_count(0)
+        expect(page.get_by_role("heading", name="System")).to_have_count(0)
+        shoot(page, artifacts, "deep-link-fresh-server.png")
+        context.close()
