@@ -12,7 +12,6 @@ REDIS_URL is not set.
 from __future__ import annotations
 
 import argparse
-import logging
 import socket
 import sys
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,6 @@ from rq import Worker
 from rq.worker_pool import WorkerPool
 
 from studio import bootstrap
-from studio.errors import ConfigError
 from studio.settings import Settings
 
 
@@ -57,12 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         connection = Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
         return 0 if alive_on_this_host(connection) else 1
-    try:
-        services = bootstrap.start()
-    except ConfigError as err:
-        print(err, file=sys.stderr)  # noqa: T201
-        return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    bootstrap.services_or_exit()
+    services = bootstrap.start()
     # Jobs run in forked work-horses: none may inherit a pooled database connection from this process.
     services.database.dispose()
     # No socket timeout here: workers block on Redis for new jobs far longer than a page would wait.

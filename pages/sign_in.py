@@ -23,7 +23,7 @@ if columns[1].button("Continue as demo admin", icon=":material/shield_person:", 
     choice = Role.ADMIN
 if choice is not None:
     try:
-        session.sign_in(dev_accounts.sign_in_demo(services().uow(), enabled=True, role=choice))
+        session.sign_in(dev_accounts.sign_in_demo(services().uow(), settings, choice))
     except StudioError as err:
         st.error(str(err))
     else:

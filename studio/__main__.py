@@ -25,12 +25,7 @@ def check() -> int:
 
 def migrate() -> int:
     """Apply every pending migration to the configured database."""
-    try:
-        services = bootstrap.services()
-    except ConfigError as err:
-        print(err, file=sys.stderr)  # noqa: T201
-        return 2
-    services.database.migrate()
+    bootstrap.services_or_exit().database.migrate()
     print("the database schema is up to date")  # noqa: T201
     return 0
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 from dataclasses import dataclass
 
+from studio import logs
 from studio.adapters.db import Database, SqlUnitOfWork
 from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from studio.adapters.queue import InProcessQueue, JobQueue, RQQueue
 from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
+from studio.errors import ConfigError
 from studio.settings import Settings, is_placeholder
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,15 @@ def services() -> Services:
         return _current
 
 
+def services_or_exit() -> Services:
+    """For entry points: this process's services, or print why the settings are unusable and exit with 2."""
+    try:
+        return services()
+    except ConfigError as err:
+        print(err, file=sys.stderr)  # noqa: T201 (the operator reads this on the console)
+        raise SystemExit(2) from None
+
+
 def install(replacement: Services | None) -> None:
     """Use these services in this process (tests), or forget them with None."""
     global _current
@@ -121,6 +133,7 @@ def install(replacement: Services | None) -> None:
 def start() -> Services:
     """Bring this process's services up: migrate the schema, then start the job runner."""
     current = services()
+    logs.configure(current.settings.log_level)
     current.database.migrate()
     current.queue.start()
     log.info("studio started: %s", current.settings.describe())

@@ -84,7 +84,6 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
-    file_url_ttl_seconds: int = Field(default=900, ge=30, le=7 * 24 * 3600)
 
     # Mail
     smtp_host: str | None = None

@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -182,16 +183,25 @@ def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, data_dir=data_dir, **overrides)
 
 
-@pytest.fixture
-def embedded_services(tmp_path: Path) -> Iterator[Services]:
-    """Embedded mode on a temporary data directory, installed as this process's services."""
-    settings = embedded_settings(tmp_path / "data")
+@contextmanager
+def installed(settings: Settings, *, start: bool = True) -> Iterator[Services]:
+    """The services of `settings` as this process's own (what pages and routes get), torn down after."""
     services = bootstrap.build_services(settings)
     bootstrap.install(services)
-    bootstrap.start()
-    yield services
-    bootstrap.install(None)
-    services.close()
+    try:
+        if start:
+            bootstrap.start()
+        yield services
+    finally:
+        bootstrap.install(None)
+        services.close()
+
+
+@pytest.fixture
+def embedded_services(tmp_path: Path) -> Iterator[Services]:
+    """Embedded mode on a temporary data directory, started as the app starts it."""
+    with installed(embedded_settings(tmp_path / "data")) as services:
+        yield services
 
 
 @pytest.fixture
@@ -223,6 +233,14 @@ def app_cwd(tmp_path: Path) -> Path:
     cwd = tmp_path / "cwd"
     shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
     return cwd
+
+
+def run_clean(
+    command: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with only `env` set and a working directory without `.env`: nothing else leaks in."""
+    base = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(command, env=base | env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:

@@ -13,12 +13,11 @@ import sqlalchemy as sa
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from studio import bootstrap
 from studio.adapters.db.models import User
 from studio.adapters.mail import Email
 from studio.bootstrap import Services
 from studio.domain.accounts import Account, Role
-from tests.conftest import ROOT, TEST_SECRET, embedded_settings
+from tests.conftest import ROOT, TEST_SECRET, embedded_settings, installed
 
 HOME = str(ROOT / "Home.py")
 
@@ -161,13 +160,10 @@ def test_the_system_page_itself_refuses_non_admins(embedded_services: Services, 
 @pytest.fixture
 def production_like(tmp_path: Path) -> Iterator[Services]:
     """Not embedded (mail over SMTP), so the development sign-in is off."""
-    settings = embedded_settings(tmp_path / "data", smtp_host="127.0.0.1", secret_key=TEST_SECRET)
-    services = bootstrap.build_services(settings)
-    bootstrap.install(services)
-    bootstrap.start()
-    yield services
-    bootstrap.install(None)
-    services.close()
+    with installed(
+        embedded_settings(tmp_path / "data", smtp_host="127.0.0.1", secret_key=TEST_SECRET)
+    ) as services:
+        yield services
 
 
 def test_outside_embedded_mode_there_is_no_development_sign_in(production_like: Services) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,9 +17,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, wait_for
 
 pytestmark = pytest.mark.browser
+# Every expectation waits on a condition; give a loaded two-core machine room before calling it failed.
+expect.set_options(timeout=20_000)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,18 +42,20 @@ def http_status(url: str) -> int:
 
 @contextmanager
 def running_app(cwd: Path, log: Path) -> Iterator[str]:
-    """Start the studio as `make run` does, on a free loopback port, and wait until it is healthy."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "DATA_DIR": str(cwd / "data"), "PUBLIC_URL": base}
+    """Start the studio as `make run` does, on a port the kernel picks, and wait until it is healthy."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "DATA_DIR": str(cwd / "data")}
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "server.py")]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    command += ["--server.port", "0", "--server.address", "127.0.0.1", "--server.headless", "true"]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        wait_for(
-            lambda: http_status(f"{base}/_stcore/health") == 200 or process.poll() is not None, timeout=90
-        )
+        wait_for(lambda: "URL: http://" in log.read_text() or process.poll() is not None, timeout=90)
+        assert process.poll() is None, log.read_text()
+        match = re.search(r"URL: (http://127\.0\.0\.1:\d+)", log.read_text())
+        assert match, log.read_text()
+        base = match.group(1)
+        health = f"{base}/_stcore/health"
+        wait_for(lambda: http_status(health) == 200 or process.poll() is not None, timeout=90)
         assert process.poll() is None, log.read_text()
         yield base
     finally:

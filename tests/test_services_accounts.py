@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from studio.adapters.db.models import User
 from studio.domain.accounts import Role
 from studio.errors import Forbidden
 from studio.services import accounts, dev_accounts
+from studio.settings import Settings
 from tests.fakes import FakeUnitOfWork
 
 
@@ -41,10 +43,10 @@ def test_an_unknown_account_is_none() -> None:
 
 
 def test_the_demo_accounts_are_created_once() -> None:
-    uow = FakeUnitOfWork()
-    first = dev_accounts.sign_in_demo(uow, enabled=True, role=Role.ADMIN)
-    again = dev_accounts.sign_in_demo(uow, enabled=True, role=Role.ADMIN)
-    user = dev_accounts.sign_in_demo(uow, enabled=True, role=Role.USER)
+    uow, embedded = FakeUnitOfWork(), Settings(_env_file=None)
+    first = dev_accounts.sign_in_demo(uow, embedded, Role.ADMIN)
+    again = dev_accounts.sign_in_demo(uow, embedded, Role.ADMIN)
+    user = dev_accounts.sign_in_demo(uow, embedded, Role.USER)
     assert first.id == again.id
     assert first.is_admin
     assert not user.is_admin
@@ -52,8 +54,9 @@ def test_the_demo_accounts_are_created_once() -> None:
     assert uow.commits == 3
 
 
-def test_the_development_sign_in_is_refused_when_off() -> None:
-    uow = FakeUnitOfWork()
+@pytest.mark.parametrize("overrides", [{"redis_url": "redis://127.0.0.1:6379/0"}, {"dev_sign_in": False}])
+def test_the_development_sign_in_is_refused_when_off(overrides: dict[str, Any]) -> None:
+    uow, settings = FakeUnitOfWork(), Settings(_env_file=None, **overrides)
     with pytest.raises(Forbidden, match="off"):
-        dev_accounts.sign_in_demo(uow, enabled=False, role=Role.ADMIN)
+        dev_accounts.sign_in_demo(uow, settings, Role.ADMIN)
     assert uow.users.rows == {}

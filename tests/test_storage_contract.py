@@ -11,9 +11,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from studio import bootstrap
 from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
 from studio.errors import InvalidInput, NotFound
+from studio.web import routes
 from tests.fakes import FakeStorage
 
 Fetch = Callable[[str], tuple[int, bytes, dict[str, str]]]
@@ -43,11 +43,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         local: LocalStorage = request.getfixturevalue("local_storage")
         services = request.getfixturevalue("embedded_services")
         services.storage = local  # the signed-file route serves this store
-        from studio.web import routes
-
         with TestClient(Starlette(routes=routes())) as client:
             yield Store(local, _http_fetch(client))
-        bootstrap.install(None)
     else:
         fake = FakeStorage()
         yield Store(fake, fake.fetch)

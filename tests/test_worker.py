@@ -11,17 +11,13 @@ from redis import Redis
 
 from studio.adapters.queue import RQQueue
 from tests import queue_jobs
-from tests.conftest import ROOT, TEST_SECRET
+from tests.conftest import ROOT, TEST_SECRET, run_clean
 
 WORKER = str(ROOT / "worker.py")
 
 
 def run_worker(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # A clean environment and a working directory without `.env`: only what the test passes counts.
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, WORKER, *args], env=base | env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+    return run_clean([sys.executable, WORKER, *args], env, cwd)
 
 
 def test_without_redis_url_the_worker_explains_and_exits(tmp_path: Path) -> None:

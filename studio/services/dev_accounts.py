@@ -10,6 +10,7 @@ from studio.adapters.db.models import User
 from studio.domain.accounts import Account, Role
 from studio.errors import Forbidden
 from studio.services.accounts import to_account
+from studio.settings import Settings
 
 DEMO_ACCOUNTS = {
     Role.USER: ("demo@studio.local", "demo", "Demo User"),
@@ -17,9 +18,9 @@ DEMO_ACCOUNTS = {
 }
 
 
-def sign_in_demo(uow: UnitOfWork, *, enabled: bool, role: Role) -> Account:
+def sign_in_demo(uow: UnitOfWork, settings: Settings, role: Role) -> Account:
     """The demo account for `role`, created on first use."""
-    if not enabled:
+    if not settings.dev_sign_in_enabled:
         raise Forbidden("The development sign-in is off on this server.")
     email, username, name = DEMO_ACCOUNTS[role]
     with uow:

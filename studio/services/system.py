@@ -33,10 +33,8 @@ def system_status(services: Services, outbox_limit: int = 20) -> SystemStatus:
         jobs: QueueStats | None = services.queue.stats()
     except StudioError:
         jobs = None  # the health table already says why
-    try:
-        revision = migrate.current_revision(services.database.engine)
-    except Exception:  # an unreachable database is reported by the health check
-        revision = None
+    database_up = all(check.ok for check in health.checks if check.name == "database")
+    revision = migrate.current_revision(services.database.engine) if database_up else None
     mailer = services.mailer
     return SystemStatus(
         health=health,

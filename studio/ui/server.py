@@ -6,7 +6,6 @@ unusable settings with a message naming each one, then migrates the schema and s
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,18 +16,9 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from studio import bootstrap
-from studio.errors import ConfigError
 from studio.web import routes
 
 HOME = Path(__file__).resolve().parents[2] / "Home.py"
-
-
-def _settings_or_exit() -> None:
-    try:
-        bootstrap.services()
-    except ConfigError as err:
-        print(err, file=sys.stderr)  # noqa: T201 (the operator reads this on the console)
-        raise SystemExit(2) from None
 
 
 @asynccontextmanager
@@ -51,6 +41,6 @@ def _navigation_only() -> None:
     PagesManager.uses_pages_directory = False
 
 
-_settings_or_exit()
+bootstrap.services_or_exit()
 _navigation_only()
 app = st.App(HOME, routes=routes(), lifespan=lifespan)

@@ -1,0 +1,25 @@
+"""The studio's tables as SQLAlchemy 2 typed models, one module per concept.
+
+UUID keys, aware UTC timestamps, JSON on SQLite and JSONB on PostgreSQL. The schema itself changes only
+through the Alembic migrations in `studio/migrations`; a test checks that they and these models agree.
+"""
+
+from studio.adapters.db.models.accounts import ApiKey, AuditLog, EmailToken, User, UserSettings
+from studio.adapters.db.models.base import Base, utcnow
+from studio.adapters.db.models.billing import CreditLedger, Plan, StripeEvent, Subscription
+from studio.adapters.db.models.generation import CatalogueModel, GenerationJob, Prompt, UsageLog
+from studio.adapters.db.models.library import (
+    Collection,
+    CollectionImage,
+    Comment,
+    Image,
+    ImageTag,
+    Project,
+    ShareLink,
+)
+
+__all__ = [
+    "ApiKey", "AuditLog", "Base", "CatalogueModel", "Collection", "CollectionImage", "Comment",
+    "CreditLedger", "EmailToken", "GenerationJob", "Image", "ImageTag", "Plan", "Project", "Prompt",
+    "ShareLink", "StripeEvent", "Subscription", "UsageLog", "User", "UserSettings", "utcnow",
+]  # fmt: skip

@@ -1,0 +1,149 @@
+"""The model catalogue, generation jobs, usage logs and prompts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from studio.adapters.db.models.base import (
+    JOB_STATUSES,
+    PRICE_UNITS,
+    Base,
+    created_column,
+    id_column,
+    one_of,
+    owner_column,
+    updated_column,
+)
+
+
+class CatalogueModel(Base):
+    """One provider endpoint the studio can run, with its parameter schema and prices."""
+
+    __tablename__ = "models"
+    __table_args__ = (
+        sa.CheckConstraint(one_of("price_unit", PRICE_UNITS), name="price_unit"),
+        sa.CheckConstraint("credit_cost >= 0", name="credit_cost_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    endpoint_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    category: Mapped[str] = mapped_column(sa.String(32))
+    capabilities: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    params_schema: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    price_micros: Mapped[int]  # provider price in millionths of a US dollar per price_unit
+    price_unit: Mapped[str] = mapped_column(sa.String(16))
+    credit_cost: Mapped[int]  # credits per standard image
+    speed_hint: Mapped[str | None] = mapped_column(sa.String(16))
+    quality_hint: Mapped[str | None] = mapped_column(sa.String(16))
+    is_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    is_featured: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    sort_order: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = updated_column()
+
+
+class GenerationJob(Base):
+    """One request to a provider, from acceptance to stored images (or a refund)."""
+
+    __tablename__ = "generation_jobs"
+    __table_args__ = (
+        sa.CheckConstraint(one_of("status", JOB_STATUSES), name="status"),
+        sa.CheckConstraint("credits_reserved >= 0", name="credits_reserved_not_negative"),
+        sa.UniqueConstraint("owner_id", "idempotency_key"),
+        sa.Index(None, "owner_id", "status"),
+        sa.Index(None, "owner_id", "created_at"),
+        sa.Index(None, "status", "deadline_at"),
+        sa.Index(None, "provider_request_id"),
+        sa.Index(None, "batch_id"),
+        sa.Index(None, "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    operation: Mapped[str] = mapped_column(sa.String(32), default="text_to_image")
+    model_endpoint: Mapped[str] = mapped_column(sa.String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # exactly what is sent to the provider
+    prompt: Mapped[str] = mapped_column(sa.Text, default="")
+    input_image_ids: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    mask_image_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="SET NULL", use_alter=True)
+    )
+    parent_image_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="SET NULL", use_alter=True)
+    )
+    project_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("projects.id", ondelete="SET NULL"))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
+    idempotency_key: Mapped[str] = mapped_column(sa.String(128))
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    provider_request_id: Mapped[str | None] = mapped_column(sa.String(128))
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued", server_default="queued")
+    queue_position: Mapped[int | None]
+    progress: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    logs: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    error_code: Mapped[str | None] = mapped_column(sa.String(64))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    num_images: Mapped[int] = mapped_column(sa.SmallInteger, default=1, server_default="1")
+    credits_reserved: Mapped[int] = mapped_column(default=0, server_default="0")
+    credits_settled: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = created_column()
+    submitted_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    deadline_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = updated_column()
+
+
+class UsageLog(Base):
+    """One row per finished job: what it used, what it cost, how long it took."""
+
+    __tablename__ = "usage_logs"
+    __table_args__ = (
+        sa.Index(None, "user_id", "created_at"),
+        sa.Index(None, "created_at"),
+        sa.Index(None, "model_endpoint", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID] = owner_column()
+    job_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("generation_jobs.id", ondelete="SET NULL"))
+    model_endpoint: Mapped[str] = mapped_column(sa.String(200))
+    operation: Mapped[str] = mapped_column(sa.String(32))
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    images: Mapped[int] = mapped_column(default=0, server_default="0")
+    megapixels: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    credits: Mapped[int] = mapped_column(default=0, server_default="0")
+    provider_cost_micros: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    queue_wait_ms: Mapped[int | None]
+    run_ms: Mapped[int | None]
+    created_at: Mapped[datetime] = created_column()
+
+
+class Prompt(Base):
+    """A user's prompt history and saved prompts, one row per distinct text."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "text_hash"),
+        sa.Index(None, "owner_id", "last_used_at"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    text: Mapped[str] = mapped_column(sa.Text)
+    text_hash: Mapped[str] = mapped_column(sa.String(64))
+    negative_prompt: Mapped[str | None] = mapped_column(sa.Text)
+    title: Mapped[str | None] = mapped_column(sa.String(200))
+    is_starred: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    use_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_used_at: Mapped[datetime] = created_column()
+    created_at: Mapped[datetime] = created_column()
