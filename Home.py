@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from studio.ui import navigation, session
+from studio.ui import components, navigation, session
 
 st.set_page_config(page_title="the studio", page_icon=":material/palette:", layout="wide")
 
 account = session.restore()
 if account is not None:
     with st.sidebar:
-        st.caption(f"Signed in as **{account.name}** · {account.role.value}")
+        st.caption(f"Signed in as **{components.escape(account.name)}** · {account.role.value}")
         # Before st.navigation, so this same run already builds the signed-out pages.
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
             session.sign_out()

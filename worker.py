@@ -21,7 +21,7 @@ from rq import Worker
 from rq.worker_pool import WorkerPool
 
 from studio import bootstrap
-from studio.settings import Settings
+from studio.settings import load
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,7 +44,7 @@ def alive_on_this_host(connection: Redis, within: timedelta = timedelta(minutes=
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = Settings()
+    settings = bootstrap.or_exit(load)
     if not settings.redis_url:
         print(  # noqa: T201 (the operator reads this on the console)
             "worker.py needs REDIS_URL (for example redis://localhost:6379/0).\n"
@@ -55,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         connection = Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
         return 0 if alive_on_this_host(connection) else 1
-    bootstrap.services_or_exit()
-    services = bootstrap.start()
+    services = bootstrap.or_exit(bootstrap.start)
     # Jobs run in forked work-horses: none may inherit a pooled database connection from this process.
     services.database.dispose()
     # No socket timeout here: workers block on Redis for new jobs far longer than a page would wait.

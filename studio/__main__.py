@@ -6,18 +6,12 @@ import argparse
 import sys
 
 from studio import bootstrap
-from studio.errors import ConfigError
-from studio.settings import Settings
+from studio.settings import load
 
 
 def check() -> int:
     """Refuse unusable settings with a message per setting; otherwise say which services will be used."""
-    settings = Settings()
-    try:
-        settings.validated()
-    except ConfigError as err:
-        print(err, file=sys.stderr)  # noqa: T201 (a console command)
-        return 2
+    settings = bootstrap.or_exit(lambda: load().validated())
     described = settings.describe()
     print(", ".join(f"{part}: {value}" for part, value in described.items()))  # noqa: T201
     return 0
@@ -25,7 +19,7 @@ def check() -> int:
 
 def migrate() -> int:
     """Apply every pending migration to the configured database."""
-    bootstrap.services_or_exit().database.migrate()
+    bootstrap.or_exit(bootstrap.services).database.migrate()
     print("the database schema is up to date")  # noqa: T201
     return 0
 

@@ -11,7 +11,9 @@ import os
 import secrets
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from studio import logs
 from studio.adapters.db import Database, SqlUnitOfWork
@@ -19,9 +21,10 @@ from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from studio.adapters.queue import InProcessQueue, JobQueue, RQQueue
 from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
 from studio.errors import ConfigError
-from studio.settings import Settings, is_placeholder
+from studio.settings import Settings, is_placeholder, load
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,14 +50,19 @@ def secret_key(settings: Settings) -> str:
         return configured
     # Only reachable in embedded mode: Settings.validated() refuses a missing key anywhere else.
     path = settings.data_path / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f".secret_key.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
-    return key
+    try:
+        os.link(tmp, path)  # atomic and exclusive: if another process got there first, use its key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
 
 
 def build_services(settings: Settings) -> Services:
@@ -110,14 +118,14 @@ def services() -> Services:
     global _current
     with _lock:
         if _current is None:
-            _current = build_services(Settings())
+            _current = build_services(load())
         return _current
 
 
-def services_or_exit() -> Services:
-    """For entry points: this process's services, or print why the settings are unusable and exit with 2."""
+def or_exit(build: Callable[[], T]) -> T:
+    """For entry points: `build()`, or print why the settings are unusable (each one named) and exit 2."""
     try:
-        return services()
+        return build()
     except ConfigError as err:
         print(err, file=sys.stderr)  # noqa: T201 (the operator reads this on the console)
         raise SystemExit(2) from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from studio.errors import ConfigError
@@ -53,6 +53,10 @@ def _url_password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+def _refusal(problems: list[str]) -> ConfigError:
+    return ConfigError("The studio cannot start with these settings:\n- " + "\n- ".join(problems))
 
 
 class Settings(BaseSettings):
@@ -93,6 +97,11 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_from: str = "the studio <studio@localhost>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     # --- which mode each part runs in -------------------------------------------------------------------
 
@@ -214,7 +223,7 @@ class Settings(BaseSettings):
         """These settings, or a ConfigError listing every problem."""
         found = self.problems()
         if found:
-            raise ConfigError("The studio cannot start with these settings:\n- " + "\n- ".join(found))
+            raise _refusal(found)
         return self
 
     def describe(self) -> dict[str, str]:
@@ -226,3 +235,14 @@ class Settings(BaseSettings):
             "storage": self.storage_mode,
             "mail": self.mail_mode,
         }
+
+
+def load() -> Settings:
+    """The settings from the environment and `.env`, or a ConfigError naming every value it cannot read."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        # The message and the name only: the rejected value may be a secret.
+        raise _refusal(
+            [f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in err.errors()]
+        ) from None

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ROOT, wait_for
@@ -77,10 +78,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("studio-app")
     shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
-    with running_app(cwd, cwd / "app.log") as url:
+    return cwd
+
+
+@pytest.fixture(scope="module")
+def app_url(app_dir: Path) -> Iterator[str]:
+    with running_app(app_dir, app_dir / "app.log") as url:
         yield url
 
 
@@ -170,3 +176,25 @@ def test_a_deep_link_to_a_fresh_server_never_runs_a_page_without_home(
         expect(page.get_by_role("heading", name="System")).to_have_count(0)
         shoot(page, artifacts, "deep-link-fresh-server.png")
         context.close()
+
+
+def test_a_name_is_shown_as_typed_never_as_markdown(app_url: str, app_dir: Path, page: Page) -> None:
+    page.goto(f"{app_url}/sign-in")
+    page.get_by_role("button", name="Continue as demo admin").click()
+    expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
+    hostile = "[click](https://evil.example) **loud** :red[x] <b>b</b>"
+    engine = sa.create_engine(f"sqlite:///{app_dir / 'data' / 'studio.db'}")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE users SET name = :name WHERE email = 'admin@studio.local'"), {"name": hostile}
+        )
+    engine.dispose()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Home").click()  # a rerun reloads the account
+    heading = page.get_by_role("heading", level=1).filter(has_text="loud")
+    expect(heading).to_be_visible()
+    assert (
+        heading.inner_text().replace("\u2060", "") == f"Welcome, {hostile}"
+    )  # as typed (joiners are invisible)
+    expect(page.locator('a[href*="evil"]')).to_have_count(0)
+    expect(page.locator("strong", has_text=re.compile(r"^loud$"))).to_have_count(0)  # the user's **loud**
+    expect(page.get_by_text("**loud**").first).to_be_visible()

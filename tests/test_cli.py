@@ -52,3 +52,17 @@ def test_the_app_refuses_to_start_with_a_placeholder_secret(tmp_path: Path) -> N
     assert "The studio cannot start with these settings" in result.stderr
     assert "SECRET_KEY" in result.stderr
     assert "DATABASE_URL contains a placeholder password" in result.stderr
+
+
+def test_check_names_an_unreadable_value(tmp_path: Path) -> None:
+    result = run_clean([sys.executable, "-m", "studio", "check"], {"JOB_CONCURRENCY": "lots"}, tmp_path)
+    assert result.returncode == 2
+    assert "JOB_CONCURRENCY: Input should be a valid integer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_worker_without_redis_leaves_no_files_behind(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    result = run_clean([sys.executable, str(ROOT / "worker.py")], {"DATA_DIR": str(data)}, tmp_path)
+    assert result.returncode == 2
+    assert not data.exists()

@@ -11,7 +11,7 @@ from studio.adapters.mail import OutboxMailer, SmtpMailer
 from studio.adapters.queue import InProcessQueue, RQQueue
 from studio.adapters.storage import LocalStorage, S3Storage
 from studio.errors import ConfigError
-from studio.settings import Settings, is_placeholder
+from studio.settings import Settings, is_placeholder, load
 from tests.conftest import TEST_SECRET
 
 REAL = {"SECRET_KEY": TEST_SECRET}
@@ -189,3 +189,29 @@ def test_placeholders(value: str | None) -> None:
 @pytest.mark.parametrize("value", ["k3J9-qq81_Zt", "sk_live_51Habc", "correct horse battery staple"])
 def test_real_values_are_not_placeholders(value: str) -> None:
     assert not is_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("JOB_CONCURRENCY", "lots", "JOB_CONCURRENCY: Input should be a valid integer"),
+        ("JOB_CONCURRENCY", "0", "JOB_CONCURRENCY: Input should be greater than or equal to 1"),
+        ("SMTP_PORT", "99999", "SMTP_PORT: Input should be less than or equal to 65535"),
+        ("LOG_LEVEL", "chatty", "LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+        ("SMTP_SECURITY", "tls-please", "SMTP_SECURITY: Input should be 'starttls', 'ssl' or 'none'"),
+        ("DEV_SIGN_IN", "sometimes", "DEV_SIGN_IN: Input should be a valid boolean"),
+    ],
+)
+def test_unreadable_values_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        load()
+    assert says in str(raised.value)
+    assert value not in str(raised.value).replace(says, "")  # the rejected value is not echoed
+
+
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert settings_from({"LOG_LEVEL": " debug "}, monkeypatch, tmp_path).log_level == "DEBUG"

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from studio.services.health import HealthReport
 from studio.settings import Settings
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+# GitHub-flavoured markdown links bare URLs even when escaped; an invisible word joiner breaks the pattern.
+_AUTOLINKS = re.compile(r"(?i)\b(https?|ftp)://|\bwww\.")
+_WORD_JOINER = "\u2060"
+
+
+def escape(text: str) -> str:
+    """Text a person typed, made safe to put in markdown: shown as typed, never as links or styles."""
+    unlinked = _AUTOLINKS.sub(lambda match: match.group(0)[:-1] + _WORD_JOINER + match.group(0)[-1], text)
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked)
+
 
 _PART_LABELS = {
     "sqlite": "SQLite file",

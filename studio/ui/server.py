@@ -41,6 +41,6 @@ def _navigation_only() -> None:
     PagesManager.uses_pages_directory = False
 
 
-bootstrap.services_or_exit()
+bootstrap.or_exit(bootstrap.services)
 _navigation_only()
 app = st.App(HOME, routes=routes(), lifespan=lifespan)
