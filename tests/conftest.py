@@ -279,11 +279,19 @@ class SmtpInbox:
         return "250 Message accepted"
 
 
-@pytest.fixture
-def smtp_inbox() -> Iterator[SmtpInbox]:
+@contextmanager
+def smtp_server(**options: Any) -> Iterator[SmtpInbox]:
     inbox = SmtpInbox("127.0.0.1", 0, [])
-    controller = _SmtpController(inbox, hostname="127.0.0.1", port=0)
+    controller = _SmtpController(inbox, hostname="127.0.0.1", port=0, **options)
     controller.start()
     inbox.port = controller.port
-    yield inbox
-    controller.stop()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    with smtp_server() as inbox:
+        yield inbox

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from studio.adapters.mail import Email, Mailer, OutboxMailer, SmtpMailer
 from studio.errors import InvalidInput, MailError
-from tests.conftest import SmtpInbox, free_port
+from tests.conftest import SmtpInbox, free_port, smtp_server
 from tests.fakes import FakeMailer
 
 WELCOME = Email(
@@ -34,6 +37,33 @@ def test_smtp_delivers_text_and_html(smtp_inbox: SmtpInbox) -> None:
     assert "verify?token=abc" in text.get_content()
     assert html is not None
     assert "<a href=" in html.get_content()
+
+
+def _only_studio(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and data == (b"studio", b"right-password")
+    return AuthResult(success=ok, handled=False)  # not handled: the server answers 535 itself
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+)  # a test server on loopback
+@pytest.mark.parametrize(("password", "delivered"), [("right-password", True), ("wrong-password", False)])
+def test_smtp_logs_in_when_the_server_asks(password: str, delivered: bool) -> None:
+    with smtp_server(auth_required=True, auth_require_tls=False, authenticator=_only_studio) as inbox:
+        mailer = SmtpMailer(
+            inbox.host,
+            inbox.port,
+            sender="studio@example.org",
+            username="studio",
+            password=password,
+            security="none",
+        )
+        if delivered:
+            mailer.send(WELCOME)
+        else:
+            with pytest.raises(MailError):
+                mailer.send(WELCOME)
+        assert len(inbox.messages) == (1 if delivered else 0)
 
 
 def test_an_unreachable_smtp_server_is_a_mail_error() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from studio.adapters.db import Database, migrate
 from studio.adapters.db.engine import create_engine
 from studio.adapters.db.models import Base, CreditLedger, Image, ImageTag, ShareLink, User
-from tests.conftest import scratch_postgres
+from tests.conftest import ROOT, TEST_SECRET, scratch_postgres
 
 TABLES = {
     "users", "user_settings", "projects", "images", "image_tags", "collections", "collection_images",
@@ -173,3 +176,31 @@ def test_deleting_an_image_removes_its_tags(database: Database) -> None:
         uow.session.flush()
         uow.session.expunge_all()
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(ImageTag)) == 0
+
+
+def test_several_processes_can_migrate_one_database_at_once(tmp_path: Path) -> None:
+    """The app and its workers all migrate on start; the advisory lock makes that safe."""
+    with scratch_postgres() as url:
+        env = {"DATABASE_URL": url, "SECRET_KEY": TEST_SECRET, "DATA_DIR": str(tmp_path)}
+        base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "studio", "migrate"],
+                env=base | env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        outcomes = [
+            (process.wait(120), process.stderr.read() if process.stderr else "") for process in processes
+        ]
+        assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
+        engine = create_engine(url)
+        try:
+            assert migrate.current_revision(engine) == migrate.head_revision()
+            assert tables(engine) == TABLES
+        finally:
+            engine.dispose()

@@ -129,3 +129,18 @@ def test_url_of_a_deleted_object_serves_nothing(store: Store) -> None:
 
 def test_check_passes_on_a_reachable_store(store: Store) -> None:
     store.storage.check()
+
+
+def test_s3_links_name_the_endpoint_browsers_reach() -> None:
+    """Inside docker compose the app talks to minio:9000; browsers must get localhost:9000 links."""
+    storage = S3Storage(
+        "studio",
+        endpoint_url="http://minio:9000",
+        public_url="http://localhost:9000",
+        access_key_id="studio",
+        secret_access_key="a-real-secret",
+    )
+    url = storage.url("users/u/a.png", 60, download_name="a.png")
+    assert url.startswith("http://localhost:9000/studio/users/u/a.png?")
+    assert "X-Amz-Expires=60" in url
+    assert "response-content-disposition=attachment" in url

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from rq import Worker
 
 from studio.adapters.queue import RQQueue
 from tests import queue_jobs
 from tests.conftest import ROOT, TEST_SECRET, run_clean
+from worker import alive_on_this_host
 
 WORKER = str(ROOT / "worker.py")
 
@@ -54,3 +56,19 @@ def test_the_worker_runs_queued_jobs_from_the_app(
     assert result.returncode == 0, result.stderr
     assert sorted(queue_jobs.runs(log)) == ["first", "urgent"]
     assert queue.stats().queued == 0
+
+
+def test_check_reports_whether_a_worker_on_this_host_is_alive(
+    tmp_path: Path, redis_conn: Redis, redis_url: str
+) -> None:
+    env = {"REDIS_URL": redis_url, "SECRET_KEY": TEST_SECRET, "DATA_DIR": str(tmp_path)}
+    assert run_worker(env, tmp_path, "--check").returncode == 1
+    worker = Worker(["default"], connection=redis_conn)
+    worker.register_birth()  # type: ignore[no-untyped-call]
+    worker.heartbeat()
+    try:
+        assert alive_on_this_host(redis_conn)
+        assert run_worker(env, tmp_path, "--check").returncode == 0
+    finally:
+        worker.register_death()  # type: ignore[no-untyped-call]
+    assert not alive_on_this_host(redis_conn)
