@@ -18,6 +18,7 @@ from typing import TypeVar
 from studio import logs
 from studio.adapters.db import Database, SqlUnitOfWork
 from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from studio.adapters.provider import Provider
 from studio.adapters.queue import InProcessQueue, JobQueue, RQQueue
 from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
 from studio.errors import ConfigError
@@ -34,6 +35,8 @@ class Services:
     storage: ObjectStorage
     queue: JobQueue
     mailer: Mailer
+    #: A new provider client for one job run, by name ("fal" or "demo"), made inside the worker process.
+    make_provider: Callable[[str], Provider]
 
     def uow(self) -> SqlUnitOfWork:
         return self.database.uow()
@@ -106,7 +109,25 @@ def build_services(settings: Settings) -> Services:
         )
     else:
         mailer = OutboxMailer(settings.data_path / "outbox", sender=settings.smtp_from)
-    return Services(settings, database, storage, queue, mailer)
+    return Services(settings, database, storage, queue, mailer, provider_factory(settings))
+
+
+def provider_factory(settings: Settings) -> Callable[[str], Provider]:
+    """Providers by name: a job keeps the provider it was accepted with, even if settings change later."""
+    key = settings.fal_key.get_secret_value() if settings.fal_key else None
+
+    def make(name: str) -> Provider:
+        if name == "fal":
+            if settings.provider_mode != "fal" or key is None:
+                raise ConfigError("FAL_KEY is not set, so jobs accepted for fal.ai cannot run")
+            from studio.adapters.fal import FalProvider
+
+            return FalProvider(key)
+        from studio.adapters.demo import DemoProvider
+
+        return DemoProvider()
+
+    return make
 
 
 _lock = threading.Lock()
@@ -139,10 +160,16 @@ def install(replacement: Services | None) -> None:
 
 
 def start() -> Services:
-    """Bring this process's services up: migrate the schema, then start the job runner."""
+    """Bring this process's services up: migrate, seed the model catalogue, start the job runner and
+    schedule the reconciler."""
+    from studio import jobs
+    from studio.services.catalogue import sync_catalogue
+
     current = services()
     logs.configure(current.settings.log_level)
     current.database.migrate()
+    sync_catalogue(current.uow())
     current.queue.start()
+    jobs.schedule_reconciler(current)
     log.info("studio started: %s", current.settings.describe())
     return current

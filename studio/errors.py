@@ -7,6 +7,9 @@ Services raise these; pages turn them into messages and routes into status codes
     ├── NotFound           no such record or object (or not yours)
     ├── Forbidden          signed in, but not allowed
     ├── InvalidInput       the request itself is wrong; the message says how
+    │   └── InvalidParameters  a model's parameters: not accepted, or out of range
+    ├── InsufficientCredits    the request costs more credits than the account has
+    ├── ProviderError      the image provider failed (rejected, misconfigured, unavailable)
     ├── StorageError       the object store failed
     ├── QueueError         the job queue failed or refused a job
     └── MailError          a message could not be handed to the mail system
@@ -43,3 +46,32 @@ class QueueError(StudioError):
 
 class MailError(StudioError):
     """A message could not be handed to the mail system."""
+
+
+class InvalidParameters(InvalidInput):
+    """Parameters a model does not accept or outside its range; one message per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class InsufficientCredits(StudioError):
+    """The account has fewer credits than the request costs."""
+
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(
+            f"This uses {needed} credit{'s' if needed != 1 else ''} and you have {available}. "
+            "Upgrade your plan or wait for your credits to renew."
+        )
+        self.needed = needed
+        self.available = available
+
+
+class ProviderError(StudioError):
+    """The image provider failed; `code` says how, `retryable` whether trying again may help."""
+
+    def __init__(self, message: str, *, code: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
 
+    # Generation
+    fal_key: SecretStr | None = None
+    generation_timeout_seconds: float = Field(default=600.0, ge=1, le=3600)
+    provider_poll_seconds: float = Field(default=0.1, ge=0.02, le=10)
+    job_stale_seconds: float = Field(default=60.0, ge=1, le=3600)
+    reconcile_interval_seconds: int = Field(default=30, ge=1, le=3600)
+
     # Mail
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -121,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def storage_mode(self) -> Literal["local", "s3"]:
         return "s3" if self.s3_bucket else "local"
+
+    @property
+    def provider_mode(self) -> Literal["demo", "fal"]:
+        return "fal" if self.fal_key and not is_placeholder(self.fal_key.get_secret_value()) else "demo"
 
     @property
     def mail_mode(self) -> Literal["outbox", "smtp"]:
@@ -189,6 +200,8 @@ class Settings(BaseSettings):
                 found.append(
                     "DEV_SIGN_IN lets anyone sign in as a demo account; it is only allowed in embedded mode"
                 )
+        if self.fal_key is not None and is_placeholder(self.fal_key.get_secret_value()):
+            found.append("FAL_KEY is a placeholder; set your fal.ai key, or leave it empty for the demo provider")
         for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)):
             password = _url_password(url.get_secret_value()) if url else None
             if password is not None and is_placeholder(password):
@@ -234,6 +247,7 @@ class Settings(BaseSettings):
             "jobs": self.queue_mode,
             "storage": self.storage_mode,
             "mail": self.mail_mode,
+            "provider": self.provider_mode,
         }
 
 

@@ -39,6 +39,7 @@ from studio.adapters.queue import InProcessQueue
 from studio.adapters.storage import LocalStorage, S3Storage
 from studio.bootstrap import Services
 from studio.settings import Settings
+from tests.fal_server import FakeFal, reserve_socket
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -48,6 +49,12 @@ POSTGRES_ADMIN_URL = os.environ.get(
 REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 TEST_SECRET = "test-secret-key-" + "k" * 40
 _REDIS_LOCK = "studio-tests:lock"
+
+# fal_client reads its hosts when it is imported (studio imports it only inside a job). The fake fal
+# server's socket and TLS CA exist from the moment the tests are imported, so in-process fal-client calls
+# reach the fake, and every subprocess inherits the same hosts and CA. It starts with `fake_fal`.
+FAKE_FAL = FakeFal(reserve_socket())
+os.environ.update({name: value for name, value in FAKE_FAL.env().items() if name != "FAL_KEY"})
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -250,6 +257,23 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: flo
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+# --- fal (the fake queue server over TLS) ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _fal_server() -> Iterator[FakeFal]:
+    with FAKE_FAL.start() as server:
+        server.check_handshake()  # a TLS mistake fails here, not after fal-client's ~50 s of retries
+        yield server
+
+
+@pytest.fixture
+def fake_fal(_fal_server: FakeFal) -> FakeFal:
+    """The fake fal queue server, with default behaviour and no records."""
+    _fal_server.reset()
+    return _fal_server
 
 
 # --- mail (aiosmtpd) ------------------------------------------------------------------------------------

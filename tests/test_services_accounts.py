@@ -1,4 +1,4 @@
-"""Account services on the in-memory unit of work."""
+"""Account services: on the in-memory unit of work, and on SQLite where credits are granted."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from studio.adapters.db import Database
 from studio.adapters.db.models import User
 from studio.domain.accounts import Role
+from studio.domain.credits import FREE_PLAN_CREDITS
 from studio.errors import Forbidden
-from studio.services import accounts, dev_accounts
+from studio.services import accounts, credits, dev_accounts
 from studio.settings import Settings
 from tests.fakes import FakeUnitOfWork
 
@@ -42,21 +45,25 @@ def test_an_unknown_account_is_none() -> None:
     assert accounts.get_account(FakeUnitOfWork(), uuid.uuid4()) is None
 
 
-def test_the_demo_accounts_are_created_once() -> None:
-    uow, embedded = FakeUnitOfWork(), Settings(_env_file=None)
-    first = dev_accounts.sign_in_demo(uow, embedded, Role.ADMIN)
-    again = dev_accounts.sign_in_demo(uow, embedded, Role.ADMIN)
-    user = dev_accounts.sign_in_demo(uow, embedded, Role.USER)
+def test_the_demo_accounts_are_created_once_with_their_free_credits(sqlite_db: Database) -> None:
+    embedded = Settings(_env_file=None)
+    first = dev_accounts.sign_in_demo(sqlite_db.uow(), embedded, Role.ADMIN)
+    again = dev_accounts.sign_in_demo(sqlite_db.uow(), embedded, Role.ADMIN)
+    user = dev_accounts.sign_in_demo(sqlite_db.uow(), embedded, Role.USER)
     assert first.id == again.id
     assert first.is_admin
     assert not user.is_admin
-    assert len(uow.users.rows) == 2
-    assert uow.commits == 3
+    with sqlite_db.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(User)) == 2
+        for account in (first, user):
+            assert credits.balance(uow.session, account.id) == FREE_PLAN_CREDITS
+            assert credits.ledger_sum(uow.session, account.id) == FREE_PLAN_CREDITS
 
 
 @pytest.mark.parametrize("overrides", [{"redis_url": "redis://127.0.0.1:6379/0"}, {"dev_sign_in": False}])
-def test_the_development_sign_in_is_refused_when_off(overrides: dict[str, Any]) -> None:
-    uow, settings = FakeUnitOfWork(), Settings(_env_file=None, **overrides)
+def test_the_development_sign_in_is_refused_when_off(overrides: dict[str, Any], sqlite_db: Database) -> None:
+    settings = Settings(_env_file=None, **overrides)
     with pytest.raises(Forbidden, match="off"):
-        dev_accounts.sign_in_demo(uow, settings, Role.ADMIN)
-    assert uow.users.rows == {}
+        dev_accounts.sign_in_demo(sqlite_db.uow(), settings, Role.ADMIN)
+    with sqlite_db.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0

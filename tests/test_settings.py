@@ -35,6 +35,7 @@ def test_nothing_configured_is_embedded_mode(monkeypatch: pytest.MonkeyPatch, tm
         "jobs": "in-process",
         "storage": "local",
         "mail": "outbox",
+        "provider": "demo",
     }
     assert settings.sqlalchemy_url == f"sqlite:///{tmp_path / 'data' / 'studio.db'}"
     assert settings.dev_sign_in_enabled
@@ -73,7 +74,9 @@ def test_each_setting_switches_one_part_to_production(
     described = settings.describe()
     assert described["mode"] == "production"
     assert described[part] == production
-    untouched = {"database": "sqlite", "jobs": "in-process", "storage": "local", "mail": "outbox"}
+    untouched = {
+        "database": "sqlite", "jobs": "in-process", "storage": "local", "mail": "outbox", "provider": "demo"
+    }  # fmt: skip
     del untouched[part]
     assert {key: described[key] for key in untouched} == untouched
     assert not settings.dev_sign_in_enabled
@@ -215,3 +218,16 @@ def test_unreadable_values_are_refused_by_name(
 
 def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings_from({"LOG_LEVEL": " debug "}, monkeypatch, tmp_path).log_level == "DEBUG"
+
+
+def test_a_fal_key_selects_fal_and_nothing_else(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = settings_from({"FAL_KEY": "0a1b2c3d:4e5f6a7b8c9d"}, monkeypatch, tmp_path)
+    assert settings.provider_mode == "fal"
+    assert settings.embedded
+    assert settings.problems() == []
+
+
+def test_a_placeholder_fal_key_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = settings_from({"FAL_KEY": "your-fal-key"}, monkeypatch, tmp_path)
+    assert settings.provider_mode == "demo"
+    assert any("FAL_KEY" in problem for problem in settings.problems())

@@ -1,22 +1,40 @@
 """The seam for image providers: fal.ai (fal-client) in production, a demo renderer in embedded mode.
 
-Generation jobs talk to a provider only through this Protocol. `bootstrap` will pick the implementation
-from FAL_KEY, the same way it picks storage from S3_BUCKET; a worker builds its client inside the job.
+Generation jobs talk to a provider only through this Protocol. Errors come out as `ProviderError` with a code:
+
+    invalid       the provider refused the parameters (HTTP 422); the message is the model's own
+    auth          the provider refused our key (HTTP 401/403): a configuration error for admins
+    unavailable   429, 5xx, timeouts, connection errors: `retryable`, tried again with backoff
+    failed        anything else the provider reported (an unknown request, a model error)
+    bad_output    the provider answered with something that is not the images it promised
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+import httpx
+
+from studio.errors import ProviderError
+
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+_DATA_URI = re.compile(
+    r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.S
+)
 
 
 @dataclass(frozen=True)
 class ProviderStatus:
-    """Where a submitted request stands: in the provider's queue, running, or done."""
+    """Where a submitted request stands: in the provider's queue, running, or done (maybe with an error)."""
 
     state: Literal["queued", "running", "completed"]
     queue_position: int | None = None
     logs: list[str] = field(default_factory=list)
+    error: str | None = None
 
 
 class Provider(Protocol):
@@ -31,3 +49,55 @@ class Provider(Protocol):
     def result(self, endpoint_id: str, request_id: str) -> dict[str, Any]: ...
 
     def cancel(self, endpoint_id: str, request_id: str) -> None: ...
+
+    def download(self, url: str) -> tuple[bytes, str]:
+        """The bytes and content type behind an output URL (https or a data: URI)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def decode_data_uri(url: str) -> tuple[bytes, str]:
+    match = _DATA_URI.match(url)
+    if match is None:
+        raise ProviderError("the provider returned an unreadable data URI", code="bad_output")
+    try:
+        data = base64.b64decode(match["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ProviderError("the provider returned an unreadable data URI", code="bad_output") from None
+    return data, match["type"] or "application/octet-stream"
+
+
+def download(client: httpx.Client, url: str) -> tuple[bytes, str]:
+    """Fetch one output, bounded in size; transient failures are `retryable`."""
+    if url.startswith("data:"):
+        return decode_data_uri(url)
+    if not url.startswith("https://"):
+        raise ProviderError(
+            f"the provider returned an output URL that is not https: {url[:80]}", code="bad_output"
+        )
+    try:
+        with client.stream("GET", url) as response:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise ProviderError(
+                    f"downloading an output failed with HTTP {response.status_code}",
+                    code="unavailable",
+                    retryable=True,
+                )
+            if response.status_code != 200:
+                raise ProviderError(
+                    f"downloading an output failed with HTTP {response.status_code}", code="bad_output"
+                )
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_OUTPUT_BYTES:
+                    raise ProviderError("an output is larger than 64 MB", code="bad_output")
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+            return b"".join(chunks), content_type
+    except httpx.TransportError as err:
+        raise ProviderError(
+            f"downloading an output failed: {err}", code="unavailable", retryable=True
+        ) from err

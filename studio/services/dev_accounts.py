@@ -5,11 +5,12 @@ Refused on the server unless DEV_SIGN_IN is on, which Settings allows only in em
 
 from __future__ import annotations
 
-from studio.adapters.db import UnitOfWork
+from studio.adapters.db import SqlUnitOfWork
 from studio.adapters.db.models import User
 from studio.domain.accounts import Account, Role
 from studio.errors import Forbidden
 from studio.services.accounts import to_account
+from studio.services.credits import grant_signup_credits
 from studio.settings import Settings
 
 DEMO_ACCOUNTS = {
@@ -18,7 +19,7 @@ DEMO_ACCOUNTS = {
 }
 
 
-def sign_in_demo(uow: UnitOfWork, settings: Settings, role: Role) -> Account:
+def sign_in_demo(uow: SqlUnitOfWork, settings: Settings, role: Role) -> Account:
     """The demo account for `role`, created on first use."""
     if not settings.dev_sign_in_enabled:
         raise Forbidden("The development sign-in is off on this server.")
@@ -28,6 +29,7 @@ def sign_in_demo(uow: UnitOfWork, settings: Settings, role: Role) -> Account:
         if user is None:
             user = User(email=email, username=username, name=name, role=role.value)
             uow.users.add(user)
+            grant_signup_credits(uow.session, user.id)
         account = to_account(user)
         uow.commit()
     return account

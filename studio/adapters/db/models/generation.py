@@ -60,6 +60,7 @@ class GenerationJob(Base):
         sa.Index(None, "owner_id", "status"),
         sa.Index(None, "owner_id", "created_at"),
         sa.Index(None, "status", "deadline_at"),
+        sa.Index(None, "status", "heartbeat_at"),
         sa.Index(None, "provider_request_id"),
         sa.Index(None, "batch_id"),
         sa.Index(None, "created_at"),
@@ -70,6 +71,8 @@ class GenerationJob(Base):
     operation: Mapped[str] = mapped_column(sa.String(32), default="text_to_image")
     model_endpoint: Mapped[str] = mapped_column(sa.String(200))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # exactly what is sent to the provider
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")  # the form, for recall
+    result: Mapped[dict[str, Any] | None]  # the provider's output, stored the moment it is fetched
     prompt: Mapped[str] = mapped_column(sa.Text, default="")
     input_image_ids: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     mask_image_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -98,6 +101,7 @@ class GenerationJob(Base):
     submitted_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]  # the worker holding the job writes this while it waits
     deadline_at: Mapped[datetime | None]
     cancel_requested_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = updated_column()

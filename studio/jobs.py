@@ -1,0 +1,56 @@
+"""The job functions workers run (RQ in production, the in-process runner in embedded mode).
+
+Each takes ids only and gets its services from `bootstrap.services()`, built in the worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+from studio import bootstrap
+from studio.bootstrap import Services
+from studio.errors import QueueError
+
+log = logging.getLogger(__name__)
+
+
+def run_generation(job_id: str, attempt: int) -> None:
+    """Step 2-3 of the pipeline for one job (see studio.services.pipeline)."""
+    from studio.services.pipeline import JobRun
+
+    JobRun(bootstrap.services(), uuid.UUID(job_id), attempt).run()
+
+
+def reconcile() -> None:
+    """Resolve stuck jobs, then schedule the next pass."""
+    from studio.services.pipeline import reconcile as reconcile_jobs
+
+    services = bootstrap.services()
+    try:
+        outcome = reconcile_jobs(services)
+        if outcome.redispatched or outcome.failed:
+            log.info(
+                "reconciler: %d dispatched again, %d failed", len(outcome.redispatched), len(outcome.failed)
+            )
+    finally:
+        schedule_reconciler(services)
+
+
+def schedule_reconciler(services: Services) -> None:
+    """Queue the next reconciler pass. Every process computes the same id per time slot, so however many
+    apps and workers start, one pass runs per interval."""
+    interval = services.settings.reconcile_interval_seconds
+    now = time.time()
+    slot = int(now // interval) + 1
+    try:
+        services.queue.enqueue(
+            reconcile,
+            job_id=f"reconcile-{slot}",
+            queue="low" if "low" in services.settings.queue_names else services.settings.queue_names[-1],
+            delay=timedelta(seconds=max(0.0, slot * interval - now)),
+        )
+    except QueueError:
+        log.exception("could not schedule the reconciler")

@@ -1,0 +1,572 @@
+"""The worker side of the generation pipeline (ARCHITECTURE.md steps 2, 3 and 5).
+
+`run_job` takes only a job id and an attempt number. It claims the row, submits to the provider and stores
+the request id at once (or re-attaches to the stored one), polls status into the row, fetches and stores the
+result the moment it is ready, keeps every output with a WebP thumbnail, then settles the credits; on any
+failure it refunds them exactly once. Every step is idempotent: a finished job is never touched again, and
+a newer attempt (dispatched by the reconciler) makes an older one stand down.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from PIL import Image as PILImage
+from sqlalchemy.orm import Session
+
+from studio.adapters.db.models import GenerationJob, Image, UsageLog, utcnow
+from studio.adapters.provider import Provider, ProviderStatus
+from studio.bootstrap import Services
+from studio.domain.catalogue import BY_ENDPOINT
+from studio.domain.credits import LedgerKind, billable_megapixels
+from studio.domain.generation import JobStatus
+from studio.errors import ProviderError, StudioError
+from studio.services import credits
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+HEARTBEAT_SECONDS = 5.0
+THUMBNAIL_SIDE = 384
+KEEP_LOG_LINES = 50
+_STEP = re.compile(r"(\d+)\s*/\s*(\d+)")
+_FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
+PILImage.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs; outputs are at most ~4 MP
+
+
+class _Stop(Exception):
+    """The row no longer belongs to this attempt."""
+
+
+@dataclass(frozen=True)
+class _Claim:
+    job_id: uuid.UUID
+    attempt: int
+    owner_id: uuid.UUID
+    endpoint: str
+    params: dict[str, Any]
+    provider: str
+    request_id: str | None
+    result: dict[str, Any] | None
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class _Output:
+    data: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    thumbnail: bytes
+
+
+# --- resolving a job ------------------------------------------------------------------------------------
+
+
+def _ms(start: datetime | None, end: datetime | None) -> int | None:
+    return int((end - start).total_seconds() * 1000) if start and end else None
+
+
+def _usage(session: Session, job: GenerationJob, outcome: str, images: list[Image]) -> None:
+    spec = BY_ENDPOINT.get(job.model_endpoint)
+    megapixels = sum(image.width * image.height for image in images) / 1_000_000
+    provider_micros = 0
+    if spec is not None and images and job.provider != "demo":
+        units = (
+            billable_megapixels(images[0].width, images[0].height) if spec.price_unit == "megapixel" else 1
+        )
+        provider_micros = spec.price_micros * units * len(images)
+    session.add(
+        UsageLog(
+            user_id=job.owner_id,
+            job_id=job.id,
+            model_endpoint=job.model_endpoint,
+            operation=job.operation,
+            outcome=outcome,
+            images=len(images),
+            megapixels=round(megapixels, 3),
+            credits=job.credits_settled or 0,
+            provider_cost_micros=provider_micros,
+            queue_wait_ms=_ms(job.created_at, job.started_at),
+            run_ms=_ms(job.started_at, job.finished_at),
+        )
+    )
+    log.info(
+        "job finished job=%s user=%s model=%s provider=%s outcome=%s images=%d credits=%d "
+        "queue_wait_ms=%s run_ms=%s request=%s error=%s",
+        job.id,
+        job.owner_id,
+        job.model_endpoint,
+        job.provider,
+        outcome,
+        len(images),
+        job.credits_settled or 0,
+        _ms(job.created_at, job.started_at),
+        _ms(job.started_at, job.finished_at),
+        job.provider_request_id,
+        job.error_code,
+    )
+
+
+def resolve(session: Session, job: GenerationJob, status: JobStatus, code: str, message: str) -> bool:
+    """End a locked, unfinished job without images: failed or cancelled, its whole reservation refunded."""
+    if JobStatus(job.status).finished:
+        return False
+    job.status = status.value
+    job.error_code = code
+    job.error_message = message
+    job.finished_at = utcnow()
+    job.credits_settled = 0
+    job.queue_position = None
+    if job.credits_reserved:
+        credits.change_balance(
+            session,
+            job.owner_id,
+            job.credits_reserved,
+            LedgerKind.REFUND,
+            f"Refund: job {status.value} ({code})",
+            ref_type="job",
+            ref_id=str(job.id),
+            job_id=job.id,
+            dedupe_key=f"refund:{job.id}",
+        )
+    session.flush()
+    _usage(session, job, status.value, [])
+    return True
+
+
+def _locked(session: Session, job_id: uuid.UUID) -> GenerationJob:
+    job = session.scalar(sa.select(GenerationJob).where(GenerationJob.id == job_id).with_for_update())
+    if job is None:
+        raise _Stop
+    return job
+
+
+def finish_failed(services: Services, job_id: uuid.UUID, code: str, message: str) -> None:
+    with services.uow() as uow:
+        job = uow.session.scalar(sa.select(GenerationJob).where(GenerationJob.id == job_id).with_for_update())
+        if job is not None and resolve(uow.session, job, JobStatus.FAILED, code, message):
+            uow.commit()
+
+
+# --- the job --------------------------------------------------------------------------------------------
+
+
+class JobRun:
+    """One attempt at one job, on a worker."""
+
+    def __init__(self, services: Services, job_id: uuid.UUID, attempt: int) -> None:
+        self.services = services
+        self.job_id = job_id
+        self.attempt = attempt
+        self.last_written: tuple[Any, ...] = ()
+        self.last_beat = 0.0
+
+    # small transactions on the job row
+
+    def _owned_row(self, session: Session) -> GenerationJob:
+        """The locked row, or _Stop when it is finished or belongs to a newer attempt."""
+        job = _locked(session, self.job_id)
+        if JobStatus(job.status).finished or job.attempts != self.attempt:
+            raise _Stop
+        return job
+
+    def claim(self) -> _Claim | None:
+        with self.services.uow() as uow:
+            job = uow.session.scalar(
+                sa.select(GenerationJob).where(GenerationJob.id == self.job_id).with_for_update()
+            )
+            if job is None or JobStatus(job.status).finished or job.attempts != self.attempt:
+                return None
+            if job.cancel_requested_at is not None and job.provider_request_id is None:
+                resolve(uow.session, job, JobStatus.CANCELLED, "cancelled", "Cancelled before it started.")
+                uow.commit()
+                return None
+            now = utcnow()
+            job.started_at = job.started_at or now
+            job.heartbeat_at = now
+            assert job.deadline_at is not None
+            claim = _Claim(
+                job.id,
+                self.attempt,
+                job.owner_id,
+                job.model_endpoint,
+                dict(job.params),
+                job.provider,
+                job.provider_request_id,
+                job.result,
+                job.deadline_at,
+            )
+            uow.commit()
+        return claim
+
+    def fail(self, code: str, message: str, status: JobStatus = JobStatus.FAILED) -> None:
+        with self.services.uow() as uow:
+            job = _locked(uow.session, self.job_id)
+            if resolve(uow.session, job, status, code, message):
+                uow.commit()
+
+    def store_request_id(self, request_id: str) -> bool:
+        """Write the provider's request id before anything waits on it; False if the job ended meanwhile."""
+        with self.services.uow() as uow:
+            job = _locked(uow.session, self.job_id)
+            if JobStatus(job.status).finished:
+                return False
+            job.provider_request_id = request_id
+            job.status = JobStatus.SUBMITTED.value
+            job.submitted_at = job.submitted_at or utcnow()
+            job.heartbeat_at = utcnow()
+            uow.commit()
+        log.info("job submitted job=%s request=%s attempt=%d", self.job_id, request_id, self.attempt)
+        return True
+
+    def report(self, status: ProviderStatus, expected_seconds: float, running_since: float | None) -> bool:
+        """Write progress when it changed (or a heartbeat is due); True when cancellation was asked for."""
+        state = JobStatus.RUNNING if status.state == "running" else JobStatus.SUBMITTED
+        progress = _progress(status, expected_seconds, running_since)
+        logs = status.logs[-KEEP_LOG_LINES:]
+        snapshot = (state, status.queue_position, round(progress, 2), len(status.logs))
+        beat_due = time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS
+        with self.services.uow() as uow:
+            if snapshot == self.last_written and not beat_due:
+                row = uow.session.execute(
+                    sa.select(
+                        GenerationJob.status, GenerationJob.attempts, GenerationJob.cancel_requested_at
+                    ).where(GenerationJob.id == self.job_id)
+                ).one_or_none()
+                if row is None or JobStatus(row.status).finished or row.attempts != self.attempt:
+                    raise _Stop
+                return row.cancel_requested_at is not None
+            job = self._owned_row(uow.session)
+            job.status = state.value
+            job.queue_position = status.queue_position if status.state == "queued" else None
+            job.progress = max(job.progress, progress)
+            job.logs = logs
+            job.heartbeat_at = utcnow()
+            cancel = job.cancel_requested_at is not None
+            uow.commit()
+        self.last_written = snapshot
+        self.last_beat = time.monotonic()
+        return cancel
+
+    def beat(self) -> None:
+        with self.services.uow() as uow:
+            job = self._owned_row(uow.session)
+            job.heartbeat_at = utcnow()
+            uow.commit()
+        self.last_beat = time.monotonic()
+
+    def store_result(self, result: dict[str, Any]) -> None:
+        kept = _without_inline_data(result)
+        with self.services.uow() as uow:
+            job = self._owned_row(uow.session)
+            job.result = kept
+            job.progress = max(job.progress, 0.95)
+            job.heartbeat_at = utcnow()
+            uow.commit()
+
+    # the steps
+
+    def run(self) -> None:
+        claim = self.claim()
+        if claim is None:
+            log.info("job %s attempt %d: nothing to do", self.job_id, self.attempt)
+            return
+        provider = self.services.make_provider(claim.provider)
+        try:
+            self._drive(claim, provider)
+        except _Stop:
+            log.info("job %s attempt %d stands down: finished or superseded", self.job_id, self.attempt)
+        except ProviderError as err:
+            self._provider_failed(claim, err)
+        finally:
+            provider.close()
+
+    def _provider_failed(self, claim: _Claim, err: ProviderError) -> None:
+        if err.code == "auth":
+            log.error("provider configuration error on job %s: %s", claim.job_id, err)
+            message = (
+                "The image service refused the studio's credentials. An administrator needs to fix this."
+            )
+        elif err.code == "invalid":
+            message = f"The model refused these parameters: {err}"
+        elif err.code == "unavailable":
+            message = f"The image service is unavailable right now ({err}). Your credits were returned."
+        elif err.code == "bad_output":
+            message = f"The image service returned an unusable result ({err}). Your credits were returned."
+        else:
+            message = f"The image service failed: {err}"
+        log.warning("job %s failed: %s (%s)", claim.job_id, err, err.code)
+        self.fail(err.code, message)
+
+    def _drive(self, claim: _Claim, provider: Provider) -> None:
+        result = claim.result
+        if result is None or _has_omitted_data(result):
+            request_id = claim.request_id or self._submit(claim, provider)
+            if request_id is None:
+                return
+            if not self._wait(claim, provider, request_id):
+                return
+            result = provider.result(claim.endpoint, request_id)
+            _check_output(result)
+            self.store_result(result)
+        outputs = self._download(provider, result)
+        self._complete(claim, result, outputs)
+
+    def _submit(self, claim: _Claim, provider: Provider) -> str | None:
+        if utcnow() > claim.deadline:
+            self.fail("timeout", "The job waited too long for a worker; your credits were returned.")
+            return None
+        request_id = provider.submit(claim.endpoint, claim.params)
+        if not self.store_request_id(request_id):
+            _cancel_quietly(provider, claim.endpoint, request_id)
+            return None
+        return request_id
+
+    def _wait(self, claim: _Claim, provider: Provider, request_id: str) -> bool:
+        """Poll until the provider is done; False when the job was cancelled or timed out instead."""
+        spec = BY_ENDPOINT.get(claim.endpoint)
+        expected = spec.expected_seconds if spec else 10.0
+        poll = self.services.settings.provider_poll_seconds
+        running_since: float | None = None
+        while True:
+            if utcnow() > claim.deadline:
+                _cancel_quietly(provider, claim.endpoint, request_id)
+                limit = int(self.services.settings.generation_timeout_seconds)
+                self.fail(
+                    "timeout",
+                    f"The image service did not finish within {limit} s; your credits were returned.",
+                )
+                return False
+            try:
+                status = provider.status(claim.endpoint, request_id)
+            except ProviderError as err:
+                if not err.retryable:
+                    raise
+                log.warning("status of job %s failed, polling on: %s", claim.job_id, err)
+                time.sleep(min(2.0, poll * 10))
+                continue
+            if status.state == "completed":
+                return True
+            if status.state == "running" and running_since is None:
+                running_since = time.monotonic()
+            if self.report(status, expected, running_since):
+                _cancel_quietly(provider, claim.endpoint, request_id)
+                self.fail("cancelled", "Cancelled.", JobStatus.CANCELLED)
+                return False
+            time.sleep(poll)
+
+    def _download(self, provider: Provider, result: dict[str, Any]) -> list[_Output]:
+        outputs = []
+        for item in result["images"]:
+            data, _ = provider.download(item["url"])
+            outputs.append(_inspect(data))
+            if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
+                self.beat()
+        return outputs
+
+    def _complete(self, claim: _Claim, result: dict[str, Any], outputs: list[_Output]) -> None:
+        storage = self.services.storage
+        keys = []
+        for index, output in enumerate(outputs):
+            base = f"users/{claim.owner_id}/images/{claim.job_id}-{index}"
+            thumb = f"users/{claim.owner_id}/thumbs/{claim.job_id}-{index}.webp"
+            storage.put(f"{base}.{output.extension}", output.data, output.content_type)
+            storage.put(thumb, output.thumbnail, "image/webp")
+            keys.append((f"{base}.{output.extension}", thumb))
+        nsfw_flags = result.get("has_nsfw_concepts") or []
+        with self.services.uow() as uow:
+            job = self._owned_row(uow.session)
+            if job.cancel_requested_at is not None:
+                resolve(uow.session, job, JobStatus.CANCELLED, "cancelled", "Cancelled.")
+                uow.commit()
+                return
+            request = job.request or {}
+            seed = result.get("seed", job.params.get("seed"))
+            per_image = job.credits_reserved // max(job.num_images, 1)
+            images = []
+            for index, (output, (key, thumb)) in enumerate(zip(outputs, keys, strict=True)):
+                nsfw = bool(nsfw_flags[index]) if index < len(nsfw_flags) else False
+                image = Image(
+                    owner_id=job.owner_id,
+                    job_id=job.id,
+                    project_id=job.project_id,
+                    parent_image_id=job.parent_image_id,
+                    operation=job.operation,
+                    prompt=job.prompt,
+                    negative_prompt=request.get("negative_prompt") or None,
+                    model_endpoint=job.model_endpoint,
+                    params=dict(job.params),
+                    seed=int(seed) if isinstance(seed, int) else None,
+                    width=output.width,
+                    height=output.height,
+                    content_type=output.content_type,
+                    byte_size=len(output.data),
+                    storage_key=key,
+                    thumb_key=thumb,
+                    nsfw=nsfw,
+                    provider_request_id=job.provider_request_id,
+                    credits=0 if nsfw else per_image,  # a blocked image is not charged
+                    timings=dict(result.get("timings") or {}),
+                )
+                uow.session.add(image)
+                images.append(image)
+            charged = sum(image.credits for image in images)
+            job.status = JobStatus.SUCCEEDED.value
+            job.progress = 1.0
+            job.queue_position = None
+            job.finished_at = utcnow()
+            job.credits_settled = charged
+            credits.change_balance(
+                uow.session,
+                job.owner_id,
+                job.credits_reserved - charged,
+                LedgerKind.SETTLE,
+                f"Settled: {charged} credit{'s' if charged != 1 else ''} for {len(images)} image"
+                f"{'s' if len(images) != 1 else ''}",
+                ref_type="job",
+                ref_id=str(job.id),
+                job_id=job.id,
+                dedupe_key=f"settle:{job.id}",
+            )
+            uow.session.flush()
+            _usage(uow.session, job, JobStatus.SUCCEEDED.value, images)
+            uow.commit()
+
+
+def _progress(status: ProviderStatus, expected_seconds: float, running_since: float | None) -> float:
+    if status.state == "queued":
+        return 0.02
+    for line in reversed(status.logs):
+        match = _STEP.search(line)
+        if match and int(match[2]) > 0:
+            return 0.05 + 0.85 * min(1.0, int(match[1]) / int(match[2]))
+    if running_since is None:
+        return 0.05
+    return 0.05 + 0.85 * min(1.0, (time.monotonic() - running_since) / max(expected_seconds, 0.5))
+
+
+def _cancel_quietly(provider: Provider, endpoint: str, request_id: str) -> None:
+    try:
+        provider.cancel(endpoint, request_id)
+    except StudioError as err:
+        log.warning("could not cancel %s at the provider: %s", request_id, err)
+
+
+def _check_output(result: Any) -> None:
+    images = result.get("images") if isinstance(result, dict) else None
+    if not isinstance(images, list) or not images:
+        raise ProviderError("the result has no images", code="bad_output")
+    for item in images:
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise ProviderError("an image in the result has no URL", code="bad_output")
+
+
+def _without_inline_data(result: dict[str, Any]) -> dict[str, Any]:
+    """The result as stored: inline data: URIs (megabytes) replaced by a marker."""
+    kept = dict(result)
+    kept["images"] = [
+        item | {"url": "data:omitted"} if str(item.get("url", "")).startswith("data:") else item
+        for item in result["images"]
+    ]
+    return kept
+
+
+def _has_omitted_data(result: dict[str, Any]) -> bool:
+    return any(item.get("url") == "data:omitted" for item in result.get("images", []))
+
+
+def _inspect(data: bytes) -> _Output:
+    """Decode an output to check it really is an image, and make its WebP thumbnail."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as image:
+            fmt = image.format or ""
+            if fmt not in _FORMATS:
+                raise ProviderError(
+                    f"an output is a {fmt or 'unknown'} file, not an image", code="bad_output"
+                )
+            image.load()
+            width, height = image.size
+            thumb = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            out = io.BytesIO()
+            thumb.save(out, "WEBP", quality=80, method=4)
+    except ProviderError:
+        raise
+    except (OSError, ValueError, PILImage.DecompressionBombError) as err:
+        raise ProviderError(f"an output is not a readable image: {err}", code="bad_output") from err
+    content_type, extension = _FORMATS[fmt]
+    return _Output(data, content_type, extension, width, height, out.getvalue())
+
+
+# --- the reconciler -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    redispatched: list[uuid.UUID]
+    failed: list[uuid.UUID]
+
+
+def reconcile(services: Services) -> Reconciled:
+    """Find jobs nobody is working on and resolve them: dispatch them again (re-attach) or fail them."""
+    from studio.services.generation import _dispatch
+
+    now = utcnow()
+    stale = now - timedelta(seconds=services.settings.job_stale_seconds)
+    beat = sa.func.coalesce(GenerationJob.heartbeat_at, GenerationJob.created_at)
+    claimed = (GenerationJob.status.in_([JobStatus.SUBMITTED.value, JobStatus.RUNNING.value])) & (
+        beat < stale
+    )
+    abandoned = (
+        (GenerationJob.status == JobStatus.QUEUED.value) & (GenerationJob.deadline_at < now) & (beat < stale)
+    )
+    with services.uow() as uow:
+        candidates = list(
+            uow.session.scalars(sa.select(GenerationJob.id).where(claimed | abandoned).limit(500))
+        )
+    redispatched, failed = [], []
+    for job_id in candidates:
+        with services.uow() as uow:
+            job = _locked(uow.session, job_id)
+            if JobStatus(job.status).finished:
+                continue
+            if job.attempts >= MAX_ATTEMPTS:
+                resolve(
+                    uow.session,
+                    job,
+                    JobStatus.FAILED,
+                    "stuck",
+                    "The job stopped responding; your credits were returned.",
+                )
+                request_id, endpoint, provider_name = (
+                    job.provider_request_id,
+                    job.model_endpoint,
+                    job.provider,
+                )
+                uow.commit()
+                failed.append(job_id)
+                if request_id:
+                    provider = services.make_provider(provider_name)
+                    try:
+                        _cancel_quietly(provider, endpoint, request_id)
+                    finally:
+                        provider.close()
+                continue
+            job.attempts += 1
+            job.heartbeat_at = now
+            attempt, priority = job.attempts, job.priority
+            uow.commit()
+        log.warning("reconciler: job %s was stuck; dispatching attempt %d", job_id, attempt)
+        _dispatch(services, job_id, attempt, priority)
+        redispatched.append(job_id)
+    return Reconciled(redispatched, failed)
