@@ -76,8 +76,15 @@ def _text(value: str, label: str, limit: int, problems: list[str], required: boo
     return text
 
 
+def _plain(number: float | None) -> str:
+    """3.5 as 3.5, 20.0 as 20, 4294967295 in full."""
+    if number is None:
+        return "?"
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
 def _range_text(param: Param) -> str:
-    return f"between {param.minimum:g} and {param.maximum:g}"
+    return f"between {_plain(param.minimum)} and {_plain(param.maximum)}"
 
 
 def _number(param: Param, value: Any, problems: list[str]) -> int | float | None:

@@ -1,0 +1,220 @@
+"""Embedded mode end to end: the demo provider, the in-process runner, SQLite and local files."""
+
+from __future__ import annotations
+
+import io
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from studio.adapters.db.models import CreditLedger, GenerationJob, UsageLog, utcnow
+from studio.adapters.demo import DemoProvider
+from studio.bootstrap import Services
+from studio.domain.accounts import Role
+from studio.domain.credits import FREE_PLAN_CREDITS, LedgerKind
+from studio.domain.generation import JobStatus
+from studio.domain.parameters import Request
+from studio.errors import InsufficientCredits, InvalidInput, InvalidParameters
+from studio.services import credits, dev_accounts, generation, pipeline
+from studio.services.generation import JobView
+from tests.conftest import embedded_settings, installed, wait_for
+
+
+@pytest.fixture
+def studio(tmp_path: Path) -> Iterator[Services]:
+    """Embedded services with a quicker demo provider (0.3-0.6 s instead of 1-3 s)."""
+    with installed(embedded_settings(tmp_path / "data", reconcile_interval_seconds=3600)) as services:
+        services.make_provider = lambda name: DemoProvider(min_seconds=0.3, max_seconds=0.6)
+        yield services
+
+
+@pytest.fixture
+def user_id(studio: Services) -> uuid.UUID:
+    return dev_accounts.sign_in_demo(studio.uow(), studio.settings, Role.USER).id
+
+
+def finished(studio: Services, user_id: uuid.UUID, job_id: uuid.UUID) -> JobView:
+    wait_for(lambda: generation.get_job(studio, user_id, job_id).finished, timeout=20)
+    return generation.get_job(studio, user_id, job_id)
+
+
+def ledger(studio: Services, user_id: uuid.UUID) -> list[tuple[str, int]]:
+    with studio.uow() as uow:
+        rows = uow.session.scalars(
+            sa.select(CreditLedger).where(CreditLedger.user_id == user_id).order_by(CreditLedger.created_at)
+        )
+        return [(row.kind, row.delta) for row in rows]
+
+
+def balanced(studio: Services, user_id: uuid.UUID) -> int:
+    with studio.uow() as uow:
+        balance = credits.balance(uow.session, user_id)
+        assert credits.ledger_sum(uow.session, user_id) == balance
+        return balance
+
+
+def test_a_generation_runs_end_to_end_and_is_charged_once(studio: Services, user_id: uuid.UUID) -> None:
+    request = Request(
+        "fal-ai/flux/dev", "a lighthouse at dusk", params={"num_images": 2, "image_size": "square"}
+    )
+    job = generation.start_generation(studio, user_id, request, "click-1")
+    assert job.status is JobStatus.QUEUED
+    assert job.credits_reserved == 2
+    done = finished(studio, user_id, job.id)
+    assert done.status is JobStatus.SUCCEEDED, done.error_message
+    assert done.credits_settled == 2
+    assert done.progress == 1.0
+    assert len(done.images) == 2
+    assert done.request.params["seed"] == done.images[0].seed  # the seed the studio picked is kept
+    assert done.logs[-1].startswith("Step ")
+    for image in done.images:
+        assert (image.width, image.height) == (512, 512)
+        assert image.url.startswith("http://localhost:8501/api/files/")
+    with studio.uow() as uow:
+        job_row = uow.session.get(GenerationJob, job.id)
+        assert job_row is not None
+        assert job_row.provider == "demo"
+        assert job_row.provider_request_id is not None
+        assert job_row.result is not None
+        assert job_row.result["images"][0]["url"] == "data:omitted"  # megabytes of data: URI not kept
+        usage = uow.session.scalars(sa.select(UsageLog).where(UsageLog.job_id == job.id)).one()
+        assert (usage.outcome, usage.images, usage.credits, usage.provider_cost_micros) == (
+            "succeeded",
+            2,
+            2,
+            0,
+        )
+        assert usage.queue_wait_ms is not None
+        assert usage.run_ms is not None
+    for original, thumbnail in job_row_images(studio, job.id):
+        assert Image.open(io.BytesIO(studio.storage.get(original))).size == (512, 512)
+        thumb = Image.open(io.BytesIO(studio.storage.get(thumbnail)))
+        assert thumb.format == "WEBP"
+        assert max(thumb.size) == 384
+    assert ledger(studio, user_id) == [("grant", FREE_PLAN_CREDITS), ("reserve", -2), ("settle", 0)]
+    assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 2
+
+
+def job_row_images(studio: Services, job_id: uuid.UUID) -> list[tuple[str, str]]:
+    from studio.adapters.db.models import Image as ImageRow
+
+    with studio.uow() as uow:
+        rows = uow.session.scalars(sa.select(ImageRow).where(ImageRow.job_id == job_id))
+        return [(row.storage_key, row.thumb_key or "") for row in rows]
+
+
+def test_the_same_key_twice_is_one_job(studio: Services, user_id: uuid.UUID) -> None:
+    request = Request("fal-ai/flux/schnell", "a fox")
+    first = generation.start_generation(studio, user_id, request, "double-click")
+    second = generation.start_generation(studio, user_id, request, "double-click")
+    assert first.id == second.id
+    assert [kind for kind, _ in ledger(studio, user_id)].count("reserve") == 1
+    finished(studio, user_id, first.id)
+
+
+def test_bad_parameters_are_refused_before_anything_is_reserved(studio: Services, user_id: uuid.UUID) -> None:
+    with pytest.raises(InvalidParameters, match=r"Steps \(num_inference_steps\) must be between 1 and 12"):
+        generation.start_generation(
+            studio, user_id, Request("fal-ai/flux/schnell", "a fox", params={"num_inference_steps": 40}), "k"
+        )
+    with pytest.raises(InvalidInput, match="not available"):
+        generation.start_generation(studio, user_id, Request("fal-ai/unknown", "a fox"), "k")
+    assert ledger(studio, user_id) == [("grant", FREE_PLAN_CREDITS)]
+
+
+def test_concurrent_submits_never_overspend(studio: Services, user_id: uuid.UUID) -> None:
+    with studio.uow() as uow:
+        credits.change_balance(
+            uow.session, user_id, -(FREE_PLAN_CREDITS - 3), LedgerKind.ADJUST, "test: leave 3"
+        )
+        uow.commit()
+    accepted: list[JobView] = []
+    refused: list[InsufficientCredits] = []
+    barrier = threading.Barrier(10)
+
+    def submit(n: int) -> None:
+        barrier.wait()
+        try:
+            accepted.append(
+                generation.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "x"), f"k{n}")
+            )
+        except InsufficientCredits as err:
+            refused.append(err)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(accepted), len(refused)) == (3, 7)
+    assert "Upgrade your plan or wait for your credits to renew" in str(refused[0])
+    for job in accepted:
+        finished(studio, user_id, job.id)
+    assert balanced(studio, user_id) == 0
+
+
+def test_cancel_while_running_refunds_and_stops(studio: Services, user_id: uuid.UUID) -> None:
+    studio.make_provider = lambda name: DemoProvider(min_seconds=30, max_seconds=30)
+    job = generation.start_generation(studio, user_id, Request("fal-ai/flux/dev", "slow"), "k")
+    wait_for(lambda: generation.get_job(studio, user_id, job.id).status is JobStatus.RUNNING, timeout=10)
+    generation.cancel_job(studio, user_id, job.id)
+    done = finished(studio, user_id, job.id)
+    assert done.status is JobStatus.CANCELLED
+    assert done.images == []
+    assert ledger(studio, user_id)[-2:] == [("reserve", -1), ("refund", 1)]
+    assert balanced(studio, user_id) == FREE_PLAN_CREDITS
+    with pytest.raises(InvalidInput, match="already cancelled"):
+        generation.cancel_job(studio, user_id, job.id)
+
+
+def test_nobody_else_can_see_or_cancel_a_job(studio: Services, user_id: uuid.UUID) -> None:
+    from studio.errors import NotFound
+
+    admin = dev_accounts.sign_in_demo(studio.uow(), studio.settings, Role.ADMIN)
+    job = generation.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "mine"), "k")
+    with pytest.raises(NotFound):
+        generation.get_job(studio, admin.id, job.id)
+    with pytest.raises(NotFound):
+        generation.cancel_job(studio, admin.id, job.id)
+    assert generation.recent_jobs(studio, admin.id) == []
+    finished(studio, user_id, job.id)
+
+
+def test_a_job_lost_with_a_restart_is_resolved_by_the_reconciler(
+    studio: Services, user_id: uuid.UUID
+) -> None:
+    """A demo request does not survive a restart: the re-dispatched job fails honestly and is refunded."""
+    job = generation.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "x"), "k")
+    finished(studio, user_id, job.id)
+    with studio.uow() as uow:  # a second job, as a crashed run left it: running, silent for minutes
+        lost = GenerationJob(
+            owner_id=user_id,
+            model_endpoint="fal-ai/flux/schnell",
+            params={"prompt": "x"},
+            idempotency_key="lost",
+            provider="demo",
+            provider_request_id="demo-from-before-the-restart",
+            status=JobStatus.RUNNING.value,
+            credits_reserved=1,
+            attempts=1,
+            deadline_at=utcnow() + timedelta(minutes=5),
+            heartbeat_at=utcnow() - timedelta(minutes=5),
+        )
+        uow.session.add(lost)
+        uow.session.flush()
+        credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=lost.id)
+        uow.commit()
+    outcome = pipeline.reconcile(studio)
+    assert outcome.redispatched == [lost.id]
+    done = finished(studio, user_id, lost.id)
+    assert done.status is JobStatus.FAILED
+    assert done.error_message is not None
+    assert "restarted" in done.error_message
+    assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 1
+    assert pipeline.reconcile(studio).redispatched == []
