@@ -28,7 +28,7 @@ from studio.bootstrap import Services
 from studio.domain.catalogue import BY_ENDPOINT
 from studio.domain.credits import LedgerKind, billable_megapixels
 from studio.domain.generation import JobStatus
-from studio.errors import ProviderError, StudioError
+from studio.errors import ConfigError, ProviderError, StudioError
 from studio.services import credits
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,12 @@ class JobRun:
         if claim is None:
             log.info("job %s attempt %d: nothing to do", self.job_id, self.attempt)
             return
-        provider = self.services.make_provider(claim.provider)
+        try:
+            provider = self.services.make_provider(claim.provider)
+        except ConfigError as err:
+            log.error("job %s cannot run: %s", self.job_id, err)
+            self.fail("config", "The image service is not configured. An administrator needs to fix this.")
+            return
         try:
             self._drive(claim, provider)
         except _Stop:
@@ -339,6 +344,15 @@ class JobRun:
         poll = self.services.settings.provider_poll_seconds
         running_since: float | None = None
         while True:
+            try:
+                status: ProviderStatus | None = provider.status(claim.endpoint, request_id)
+            except ProviderError as err:
+                if not err.retryable:
+                    raise
+                log.warning("status of job %s failed, polling on: %s", claim.job_id, err)
+                status = None
+            if status is not None and status.state == "completed":
+                return True  # even past the deadline: a finished result is fetched, not thrown away
             if utcnow() > claim.deadline:
                 _cancel_quietly(provider, claim.endpoint, request_id)
                 limit = int(self.services.settings.generation_timeout_seconds)
@@ -347,16 +361,11 @@ class JobRun:
                     f"The image service did not finish within {limit} s; your credits were returned.",
                 )
                 return False
-            try:
-                status = provider.status(claim.endpoint, request_id)
-            except ProviderError as err:
-                if not err.retryable:
-                    raise
-                log.warning("status of job %s failed, polling on: %s", claim.job_id, err)
+            if status is None:
+                if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
+                    self.beat()  # still holding the job while the provider's status endpoint is down
                 time.sleep(min(2.0, poll * 10))
                 continue
-            if status.state == "completed":
-                return True
             if status.state == "running" and running_since is None:
                 running_since = time.monotonic()
             if self.report(status, expected, running_since):
@@ -420,7 +429,7 @@ class JobRun:
                 )
                 uow.session.add(image)
                 images.append(image)
-            charged = sum(image.credits for image in images)
+            charged = min(sum(image.credits for image in images), job.credits_reserved)
             job.status = JobStatus.SUCCEEDED.value
             job.progress = 1.0
             job.queue_position = None
