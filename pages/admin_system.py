@@ -42,6 +42,25 @@ with right:
         where = "RQ worker processes" if status.configuration["jobs"] == "rq" else "job threads in the app"
         st.caption(f"{status.jobs.workers} {where} alive")
 
+st.subheader("Image provider")
+if status.configuration["provider"] == "demo":
+    st.info("No FAL_KEY is set: generations use the demo provider (labelled demo images, no cost).")
+if status.provider_errors:
+    st.error(
+        f"{len(status.provider_errors)} job(s) failed in the last day because of the provider configuration. "
+        "Check FAL_KEY and the fal account."
+    )
+    st.dataframe(
+        [
+            {"When": e.at, "Model": e.model, "Code": e.code, "Message": e.message}
+            for e in status.provider_errors
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+elif status.configuration["provider"] == "fal":
+    st.caption("fal.ai accepted every request in the last day.")
+
 if status.outbox is not None:
     st.subheader("Mail outbox")
     if not status.outbox:

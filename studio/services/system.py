@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
 
 from studio.adapters.db import migrate
+from studio.adapters.db.models import GenerationJob, utcnow
 from studio.adapters.mail import OutboxMailer, OutboxMessage
 from studio.adapters.queue import QueueStats
 from studio.bootstrap import Services
@@ -20,6 +24,36 @@ class SystemStatus:
     schema_head: str | None
     jobs: QueueStats | None
     outbox: list[OutboxMessage] | None  # None when mail goes out over SMTP
+    provider_errors: list[ProviderIncident]
+
+
+@dataclass(frozen=True)
+class ProviderIncident:
+    """A job that failed because of the studio's provider configuration, not the user's request."""
+
+    at: datetime
+    model: str
+    code: str
+    message: str
+
+
+#: Error codes that an admin, not the user, has to act on.
+ADMIN_ERROR_CODES = ("auth", "config")
+
+
+def provider_incidents(services: Services, within: timedelta = timedelta(days=1)) -> list[ProviderIncident]:
+    since = utcnow() - within
+    with services.uow() as uow:
+        rows = uow.session.execute(
+            sa.select(
+                GenerationJob.finished_at, GenerationJob.model_endpoint, GenerationJob.error_code,
+                GenerationJob.error_message,
+            )
+            .where(GenerationJob.error_code.in_(ADMIN_ERROR_CODES), GenerationJob.finished_at > since)
+            .order_by(GenerationJob.finished_at.desc())
+            .limit(20)
+        )  # fmt: skip
+        return [ProviderIncident(row[0], row[1], row[2] or "", row[3] or "") for row in rows]
 
 
 def health_report(services: Services) -> HealthReport:
@@ -43,4 +77,5 @@ def system_status(services: Services, outbox_limit: int = 20) -> SystemStatus:
         schema_head=migrate.head_revision(),
         jobs=jobs,
         outbox=mailer.messages(outbox_limit) if isinstance(mailer, OutboxMailer) else None,
+        provider_errors=provider_incidents(services) if database_up else [],
     )
