@@ -201,7 +201,9 @@ class Settings(BaseSettings):
                     "DEV_SIGN_IN lets anyone sign in as a demo account; it is only allowed in embedded mode"
                 )
         if self.fal_key is not None and is_placeholder(self.fal_key.get_secret_value()):
-            found.append("FAL_KEY is a placeholder; set your fal.ai key, or leave it empty for the demo provider")
+            found.append(
+                "FAL_KEY is a placeholder; set your fal.ai key, or leave it empty for the demo provider"
+            )
         for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)):
             password = _url_password(url.get_secret_value()) if url else None
             if password is not None and is_placeholder(password):
