@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from studio import bootstrap
 from studio.adapters.db.models import CreditLedger, GenerationJob, UsageLog, utcnow
 from studio.adapters.demo import DemoProvider
 from studio.bootstrap import Services
@@ -64,7 +65,7 @@ def test_a_generation_runs_end_to_end_and_is_charged_once(studio: Services, user
         "fal-ai/flux/dev", "a lighthouse at dusk", params={"num_images": 2, "image_size": "square"}
     )
     job = generation.start_generation(studio, user_id, request, "click-1")
-    assert job.status is JobStatus.QUEUED
+    assert not job.finished  # queued, or already picked up by a job thread
     assert job.credits_reserved == 2
     done = finished(studio, user_id, job.id)
     assert done.status is JobStatus.SUCCEEDED, done.error_message
@@ -218,3 +219,35 @@ def test_a_job_lost_with_a_restart_is_resolved_by_the_reconciler(
     assert "restarted" in done.error_message
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 1
     assert pipeline.reconcile(studio).redispatched == []
+
+
+def test_a_job_for_an_unconfigured_provider_fails_refunded_and_admins_see_it(
+    studio: Services, user_id: uuid.UUID
+) -> None:
+    """A job accepted for fal that a worker without FAL_KEY picks up: a configuration error, not a hang."""
+    from studio.services.generation import _dispatch
+    from studio.services.system import provider_incidents
+
+    studio.make_provider = bootstrap.provider_factory(studio.settings)
+    with studio.uow() as uow:
+        job = GenerationJob(
+            owner_id=user_id,
+            model_endpoint="fal-ai/flux/schnell",
+            params={"prompt": "x"},
+            idempotency_key="fal-job",
+            provider="fal",
+            credits_reserved=1,
+            attempts=1,
+            deadline_at=utcnow() + timedelta(minutes=5),
+        )
+        uow.session.add(job)
+        uow.session.flush()
+        credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=job.id)
+        uow.commit()
+    _dispatch(studio, job.id, 1, 0)
+    done = finished(studio, user_id, job.id)
+    assert done.status is JobStatus.FAILED
+    assert done.error_message == "The image service is not configured. An administrator needs to fix this."
+    assert balanced(studio, user_id) == FREE_PLAN_CREDITS
+    [incident] = provider_incidents(studio)
+    assert (incident.model, incident.code) == ("fal-ai/flux/schnell", "config")
