@@ -264,7 +264,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: flo
 
 @pytest.fixture(scope="session")
 def _fal_server() -> Iterator[FakeFal]:
-    with FAKE_FAL.start() as server:
+    with FAKE_FAL as server:
         server.check_handshake()  # a TLS mistake fails here, not after fal-client's ~50 s of retries
         yield server
 

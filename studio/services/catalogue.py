@@ -10,6 +10,9 @@ from studio.domain.catalogue import CATALOGUE, ModelSpec, Param
 from studio.domain.credits import standard_image_credits
 from studio.errors import InvalidInput
 
+# Any constant works (not the migrations' one): every process seeding the same database waits on it.
+_SYNC_LOCK_ID = 7_242_002
+
 
 def sync_catalogue(uow: SqlUnitOfWork) -> int:
     """Insert the catalogue's models and refresh their descriptions, schemas and prices.
@@ -19,6 +22,9 @@ def sync_catalogue(uow: SqlUnitOfWork) -> int:
     """
     added = 0
     with uow:
+        if uow.session.get_bind().dialect.name == "postgresql":
+            # The app and its workers start together: one at a time, or their first inserts collide.
+            uow.session.execute(sa.text(f"SELECT pg_advisory_xact_lock({_SYNC_LOCK_ID})"))
         rows = {row.endpoint_id: row for row in uow.session.scalars(sa.select(CatalogueModel))}
         for spec in CATALOGUE:
             row = rows.get(spec.endpoint_id)

@@ -34,7 +34,7 @@ from studio.services import credits
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 5.0  # at most; a third of JOB_STALE_SECONDS when that is shorter
 THUMBNAIL_SIDE = 384
 KEEP_LOG_LINES = 50
 _STEP = re.compile(r"(\d+)\s*/\s*(\d+)")
@@ -56,6 +56,7 @@ class _Claim:
     provider: str
     request_id: str | None
     result: dict[str, Any] | None
+    accepted: datetime
     deadline: datetime
 
 
@@ -170,6 +171,7 @@ class JobRun:
         self.attempt = attempt
         self.last_written: tuple[Any, ...] = ()
         self.last_beat = 0.0
+        self.beat_every = min(HEARTBEAT_SECONDS, services.settings.job_stale_seconds / 3)
 
     # small transactions on the job row
 
@@ -204,6 +206,7 @@ class JobRun:
                 job.provider,
                 job.provider_request_id,
                 job.result,
+                job.created_at,
                 job.deadline_at,
             )
             uow.commit()
@@ -235,7 +238,7 @@ class JobRun:
         progress = _progress(status, expected_seconds, running_since)
         logs = status.logs[-KEEP_LOG_LINES:]
         snapshot = (state, status.queue_position, round(progress, 2), len(status.logs))
-        beat_due = time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS
+        beat_due = time.monotonic() - self.last_beat >= self.beat_every
         with self.services.uow() as uow:
             if snapshot == self.last_written and not beat_due:
                 row = uow.session.execute(
@@ -355,14 +358,14 @@ class JobRun:
                 return True  # even past the deadline: a finished result is fetched, not thrown away
             if utcnow() > claim.deadline:
                 _cancel_quietly(provider, claim.endpoint, request_id)
-                limit = int(self.services.settings.generation_timeout_seconds)
+                limit = round((claim.deadline - claim.accepted).total_seconds())
                 self.fail(
                     "timeout",
                     f"The image service did not finish within {limit} s; your credits were returned.",
                 )
                 return False
             if status is None:
-                if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
+                if time.monotonic() - self.last_beat >= self.beat_every:
                     self.beat()  # still holding the job while the provider's status endpoint is down
                 time.sleep(min(2.0, poll * 10))
                 continue
@@ -379,7 +382,7 @@ class JobRun:
         for item in result["images"]:
             data, _ = provider.download(item["url"])
             outputs.append(_inspect(data))
-            if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
+            if time.monotonic() - self.last_beat >= self.beat_every:
                 self.beat()
         return outputs
 
