@@ -1,4 +1,4 @@
-"""Home for a signed-in user: their account and this installation."""
+"""Account: the signed-in person's details and this installation (the studio opens on Generate)."""
 
 import streamlit as st
 

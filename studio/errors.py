@@ -62,7 +62,7 @@ class InsufficientCredits(StudioError):
     def __init__(self, needed: int, available: int) -> None:
         super().__init__(
             f"This uses {needed} credit{'s' if needed != 1 else ''} and you have {available}. "
-            "Upgrade your plan or wait for your credits to renew."
+            "Your credits renew at the start of each month."
         )
         self.needed = needed
         self.available = available

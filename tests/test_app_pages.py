@@ -73,6 +73,7 @@ def assert_signed_out(app: AppTest) -> None:
     assert app.session_state["account"] is None
     assert "user_id" not in app.session_state
     assert not registered(app, "pages/home.py")
+    assert not registered(app, "pages/generate.py")
     assert not registered(app, ADMIN_PAGE)
 
 
@@ -89,12 +90,15 @@ def test_anonymous_visitors_see_the_welcome_and_sign_in_only(embedded_services: 
     assert [button.label for button in app.button] == ["Sign in"]
     assert registered(app, "pages/sign_in.py")
     assert not registered(app, "pages/home.py")
+    assert not registered(app, "pages/generate.py")
     assert not registered(app, ADMIN_PAGE)
 
 
 def test_the_development_sign_in_as_a_user(embedded_services: Services) -> None:
     app = home()
     sign_in_as(app, "Continue as demo user")
+    assert titles(app) == ["Generate"]  # the studio opens on its main page
+    app.switch_page("pages/home.py").run()
     assert titles(app) == ["Welcome, Demo User"]
     assert "demo@studio.local" in app.markdown[0].value.replace("\\", "")  # as shown, escapes read
     assert any("Signed in as **Demo User** · user" in caption.value for caption in app.sidebar.caption)
@@ -109,7 +113,10 @@ def test_an_admin_sees_the_system_page(embedded_services: Services) -> None:
     app.run()
     assert not app.exception, app.exception
     assert titles(app) == ["System"]
-    assert [s.value for s in app.subheader] == ["Services", "Configuration", "Jobs", "Mail outbox"]
+    assert [s.value for s in app.subheader] == [
+        "Services", "Configuration", "Jobs", "Image provider", "Mail outbox"
+    ]  # fmt: skip
+    assert "No FAL_KEY is set" in app.info[0].value
     assert app.success[0].value == "Every service is answering."
     health = app.dataframe[0].value
     assert list(health["Service"]) == ["Database", "Queue", "Storage"]

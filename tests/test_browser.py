@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.browser
 # Every expectation waits on a condition; give a loaded two-core machine room before calling it failed.
@@ -42,11 +43,17 @@ def http_status(url: str) -> int:
 
 
 @contextmanager
-def running_app(cwd: Path, log: Path) -> Iterator[str]:
-    """Start the studio as `make run` does, on a port the kernel picks, and wait until it is healthy."""
+def running_app(cwd: Path, log: Path, port: int = 0) -> Iterator[str]:
+    """Start the studio as `make run` does, on `port` (0: one the kernel picks), and wait until it is healthy.
+
+    Give a port when the pages show images: signed file URLs name the server (PUBLIC_URL), so it must know
+    its address before it starts.
+    """
     env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "DATA_DIR": str(cwd / "data")}
+    if port:
+        env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "server.py")]
-    command += ["--server.port", "0", "--server.address", "127.0.0.1", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
@@ -86,7 +93,7 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(app_dir: Path) -> Iterator[str]:
-    with running_app(app_dir, app_dir / "app.log") as url:
+    with running_app(app_dir, app_dir / "app.log", port=free_port()) as url:
         yield url
 
 
@@ -133,8 +140,11 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     shoot(page, artifacts, "sign-in.png")
     page.get_by_role("button", name="Continue as demo admin").click()
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible()  # signed in, the studio opens on it
+    assert sidebar_links(page) == ["Generate", "Account", "System"]
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()
     expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
-    assert sidebar_links(page) == ["Home", "System"]
+    expect(page).to_have_url(f"{app_url}/account")
     shoot(page, artifacts, "home-admin.png")
 
     page.locator('[data-testid="stSidebarNav"] a', has_text="System").click()
@@ -154,8 +164,8 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
 def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
     page.goto(f"{app_url}/sign-in")
     page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Welcome, Demo User")).to_be_visible(timeout=30_000)
-    assert sidebar_links(page) == []  # a single page needs no menu
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible(timeout=30_000)
+    assert sidebar_links(page) == ["Generate", "Account"]
     page.goto(f"{app_url}/system")  # a deep link starts a new session: signed out, and no system data
     expect(page.get_by_role("heading", name="the studio")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Every service is answering.")).to_have_count(0)
@@ -181,7 +191,7 @@ def test_a_deep_link_to_a_fresh_server_never_runs_a_page_without_home(
 def test_a_name_is_shown_as_typed_never_as_markdown(app_url: str, app_dir: Path, page: Page) -> None:
     page.goto(f"{app_url}/sign-in")
     page.get_by_role("button", name="Continue as demo admin").click()
-    expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
     hostile = "[click](https://evil.example) **loud** :red[x] <b>b</b>"
     engine = sa.create_engine(f"sqlite:///{app_dir / 'data' / 'studio.db'}")
     with engine.begin() as connection:
@@ -189,7 +199,7 @@ def test_a_name_is_shown_as_typed_never_as_markdown(app_url: str, app_dir: Path,
             sa.text("UPDATE users SET name = :name WHERE email = 'admin@studio.local'"), {"name": hostile}
         )
     engine.dispose()
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Home").click()  # a rerun reloads the account
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()  # a rerun reloads the account
     heading = page.get_by_role("heading", level=1).filter(has_text="loud")
     expect(heading).to_be_visible()
     assert (
@@ -198,3 +208,51 @@ def test_a_name_is_shown_as_typed_never_as_markdown(app_url: str, app_dir: Path,
     expect(page.locator('a[href*="evil"]')).to_have_count(0)
     expect(page.locator("strong", has_text=re.compile(r"^loud$"))).to_have_count(0)  # the user's **loud**
     expect(page.get_by_text("**loud**").first).to_be_visible()
+
+
+def loaded(image: Locator) -> bool:
+    """The browser fetched and decoded the image (a signed file URL that works), not only an <img> tag."""
+    return bool(image.evaluate("img => img.complete && img.naturalWidth > 0"))
+
+
+@pytest.fixture
+def tall_page(browser: Browser) -> Iterator[Page]:
+    """Tall enough for the whole Generate page: form, progress panel and recent jobs."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1500})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def test_generate_watch_the_job_and_cancel_one(app_url: str, tall_page: Page, artifacts: Path) -> None:
+    page = tall_page
+    page.goto(f"{app_url}/sign-in")
+    page.get_by_role("button", name="Continue as demo user").click()
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Your images appear here")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Uses 2 credits · you have \d+"))).to_be_visible()
+    shoot(page, artifacts, "generate-idle.png")
+
+    prompt = "A lighthouse on a basalt cliff at dusk, waves breaking, warm light in the windows"
+    page.get_by_role("textbox", name="Prompt").fill(prompt)
+    expect(page.get_by_text(f"{len(prompt)}/2000")).to_be_visible()  # the count, while typing
+    page.get_by_role("slider", name="Images").press("ArrowRight")  # two images
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator('[data-testid="stProgress"]').first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Running · \d+%$"))).to_be_visible()
+    shoot(page, artifacts, "generate-running.png")
+
+    results = page.get_by_role("img", name=prompt)
+    expect(results).to_have_count(2)
+    for result in results.all():
+        wait_for(functools.partial(loaded, result), timeout=20)
+    expect(page.get_by_text("Demo image: rendered locally, no FAL_KEY set.")).to_be_visible()
+    expect(page.get_by_role("link", name="Download").first).to_be_visible()
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)  # finished: nothing polls
+    shoot(page, artifacts, "generate-done.png")
+
+    page.get_by_role("button", name="Generate").click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text(re.compile(r"^Cancelled"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Your 4 credits were returned"))).to_be_visible()
+    shoot(page, artifacts, "generate-failed.png")

@@ -154,7 +154,7 @@ def test_concurrent_submits_never_overspend(studio: Services, user_id: uuid.UUID
     for thread in threads:
         thread.join()
     assert (len(accepted), len(refused)) == (3, 7)
-    assert "Upgrade your plan or wait for your credits to renew" in str(refused[0])
+    assert "This uses 1 credit and you have 0. Your credits renew" in str(refused[0])
     for job in accepted:
         finished(studio, user_id, job.id)
     assert balanced(studio, user_id) == 0

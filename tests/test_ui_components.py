@@ -1,12 +1,13 @@
-"""Small display pieces: markdown escaping of what people type, and the mode summary."""
+"""Small display pieces: markdown escaping of what people type, excerpts, times, and the mode summary."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from studio.ui.components import escape, mode_summary
+from studio.ui.components import ago, escape, excerpt, mode_summary
 from tests.conftest import embedded_settings
 
 
@@ -45,3 +46,25 @@ def test_mode_summary(tmp_path: Path) -> None:
     assert mode_summary(embedded_settings(tmp_path)) == (
         "**Embedded mode**: SQLite file, in-process jobs, local files, mail to an outbox folder."
     )
+
+
+def test_excerpt_keeps_one_line_within_the_limit() -> None:
+    assert excerpt("a  red\nfox", 20) == "a red fox"
+    assert excerpt("a red fox in the snow", 10) == "a red fox…"
+    assert len(excerpt("x" * 300, 110)) == 110
+
+
+@pytest.mark.parametrize(
+    ("before", "said"),
+    [
+        (timedelta(seconds=5), "just now"),
+        (timedelta(minutes=7), "7 min ago"),
+        (timedelta(hours=3), "3 h ago"),
+    ],
+)
+def test_ago_in_words(before: timedelta, said: str) -> None:
+    assert ago(datetime.now(UTC) - before) == said
+
+
+def test_ago_gives_the_date_after_a_day() -> None:
+    assert ago(datetime(2025, 3, 9, 12, tzinfo=UTC)) == "09 Mar 2025"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -21,6 +22,24 @@ def escape(text: str) -> str:
     """Text a person typed, made safe to put in markdown: shown as typed, never as links or styles."""
     unlinked = _AUTOLINKS.sub(lambda match: match.group(0)[:-1] + _WORD_JOINER + match.group(0)[-1], text)
     return _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked)
+
+
+def excerpt(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def ago(moment: datetime) -> str:
+    """How long ago `moment` (timezone-aware) was, in words; the date once it is a day old."""
+    seconds = (datetime.now(UTC) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{moment:%d %b %Y}"
 
 
 _PART_LABELS = {

@@ -19,7 +19,16 @@ def pages_for(account: Account | None) -> PageGroups:
             ]
         }
     groups: PageGroups = {
-        "Studio": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+        "Studio": [
+            st.Page(
+                "pages/generate.py",
+                title="Generate",
+                icon=":material/auto_awesome:",
+                url_path="generate",
+                default=True,
+            ),
+            st.Page("pages/home.py", title="Account", icon=":material/account_circle:", url_path="account"),
+        ],
     }
     if account.is_admin:
         groups["Admin"] = [

@@ -1,0 +1,45 @@
+"""Generate: describe an image, pick a model and its settings, watch the job, keep the images."""
+
+import streamlit as st
+
+from studio.errors import InvalidParameters, StudioError
+from studio.services import catalogue, generation
+from studio.ui import generate_form, generate_jobs, session
+from studio.ui.deps import services
+
+account = session.require_account()
+st.title("Generate", anchor=False)
+models = catalogue.enabled_models(services().uow())
+if not models:
+    st.info("No model is switched on yet: an administrator enables models in the catalogue.")
+    st.stop()
+generate_form.show_notice()
+
+form_side, results_side = st.columns([11, 9], gap="large")
+with form_side:
+    spec = generate_form.model_picker(models)
+    with st.form("gen.form", enter_to_submit=False):
+        request = generate_form.request_inputs(spec)
+        quote = generate_form.preview_quote(account.id, request)
+        generate_form.cost_preview(quote, account.id)
+        # Invalid settings keep Generate on: pressing it reports what to fix.
+        action = generate_form.submit_buttons(isinstance(quote, InvalidParameters) or quote.affordable)
+    if action == "generate":
+        try:
+            job = generation.start_generation(services(), account.id, request, generate_form.submission_key())
+        except StudioError as err:
+            st.error(str(err))
+        else:
+            generate_form.rotate_submission_key()
+            generate_jobs.watch(job.id)
+            st.rerun()
+    elif isinstance(quote, InvalidParameters):
+        st.error(str(quote))
+
+recent = generation.recent_jobs(services(), account.id, limit=10)
+names = {model.endpoint_id: model.name for model in models}
+with results_side:
+    generate_jobs.progress_panel(account.id, generate_jobs.shown(recent), names)
+
+st.divider()
+generate_jobs.history(recent, models)

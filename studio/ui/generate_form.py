@@ -1,0 +1,133 @@
+"""The Generate form: the model picker, the prompt, the cost preview, submission keys and "recall"."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import streamlit as st
+
+from studio.domain.catalogue import NEGATIVE_PROMPT_MAX_CHARS, PROMPT_MAX_CHARS, ModelSpec
+from studio.domain.credits import standard_image_credits
+from studio.domain.parameters import Request
+from studio.errors import InvalidParameters
+from studio.services import generation
+from studio.services.generation import Quote
+from studio.ui import generate_params
+from studio.ui.deps import services
+from studio.ui.generate_params import default, key
+
+MODEL = "gen.model"
+PROMPT = "gen.prompt"
+_SUBMISSION = "gen.submission"
+_NOTICE = "gen.notice"
+
+
+def model_label(spec: ModelSpec) -> str:
+    credits = standard_image_credits(spec)
+    return f"{spec.name} · {credits} credit{'s' if credits != 1 else ''} · {spec.speed}"
+
+
+def model_picker(models: list[ModelSpec]) -> ModelSpec:
+    """Outside the form: picking a model reruns the page, which rebuilds the panel for it."""
+    by_id = {spec.endpoint_id: spec for spec in models}
+    if st.session_state.get(MODEL) not in by_id:
+        st.session_state[MODEL] = models[0].endpoint_id
+    chosen = st.selectbox(
+        "Model", list(by_id), format_func=lambda endpoint: model_label(by_id[endpoint]), key=MODEL,
+        help="Credits per one-megapixel image, and how fast the model is",
+    )  # fmt: skip
+    spec = by_id[str(chosen)]
+    st.caption(spec.description)
+    return spec
+
+
+def request_inputs(spec: ModelSpec) -> Request:
+    """The prompt (with the count shown while typing), the negative prompt where the model takes one, and
+    the parameter panel."""
+    prompt = st.text_area(
+        "Prompt", key=default(PROMPT, ""), max_chars=PROMPT_MAX_CHARS, height=110,
+        placeholder="A lighthouse on a basalt cliff at dusk, waves breaking, warm light in the windows",
+        help=f"Up to {PROMPT_MAX_CHARS} characters; the count shows in the corner while you type",
+    )  # fmt: skip
+    negative = ""
+    if spec.negative_prompt:
+        negative = st.text_area(
+            "Negative prompt", key=default(key(spec, "negative_prompt"), ""),
+            max_chars=NEGATIVE_PROMPT_MAX_CHARS, height=68, placeholder="What to keep out of the image",
+        ) or ""  # fmt: skip
+    style, params = generate_params.panel(spec)
+    return Request(spec.endpoint_id, prompt or "", negative, style, params)
+
+
+def preview_quote(account_id: uuid.UUID, request: Request) -> Quote | InvalidParameters:
+    """The cost of the settings as they stand. The price never depends on the prompt, so an empty or
+    unfinished prompt is not reported here; Generate reports it."""
+    try:
+        return generation.quote(services(), account_id, replace(request, prompt="preview"))
+    except InvalidParameters as err:
+        return err
+
+
+def _credits(count: int) -> str:
+    return f"{count} credit{'s' if count != 1 else ''}"
+
+
+def cost_preview(quote: Quote | InvalidParameters, account_id: uuid.UUID) -> None:
+    """ "Uses N credits · you have M", or why it cannot be paid now (there are no paid plans yet)."""
+    if isinstance(quote, InvalidParameters):
+        balance = generation.balance(services(), account_id)
+        st.caption(f"The cost shows once the settings are valid · you have {_credits(balance)}")
+    elif quote.affordable:
+        st.markdown(f":material/toll: Uses **{_credits(quote.price.credits)}** · you have {quote.balance}")
+    else:
+        hint = ""
+        if standard_image_credits(quote.spec) <= quote.balance:  # some cheaper settings would fit
+            hint = " Fewer images or a smaller size may fit now: Update cost shows the new price."
+        st.warning(
+            f"This uses {_credits(quote.price.credits)} and you have {quote.balance}. Your credits renew "
+            f"every month; plans with more credits will come with billing.{hint}",
+            title="Not enough credits",
+            icon=":material/hourglass_empty:",
+        )
+
+
+def submission_key() -> str:
+    """The idempotency key of the form as rendered: a double click submits the same key, so one job."""
+    return str(st.session_state.setdefault(_SUBMISSION, uuid.uuid4().hex))
+
+
+def rotate_submission_key() -> None:
+    st.session_state[_SUBMISSION] = uuid.uuid4().hex
+
+
+def submit_buttons(can_pay: bool) -> str | None:
+    """Generate, or only update the cost preview; None when the form was not submitted."""
+    with st.container(horizontal=True):
+        # Keyed by the submission key: a click from a render whose key was already used finds no button.
+        generate = st.form_submit_button(
+            "Generate", type="primary", icon=":material/auto_awesome:", disabled=not can_pay,
+            key=f"gen.submit.{submission_key()}",
+        )  # fmt: skip
+        check = st.form_submit_button("Update cost", icon=":material/calculate:", key="gen.check")
+    return "generate" if generate else "check" if check else None
+
+
+def recall(request: Request, spec: ModelSpec | None) -> None:
+    """on_click of a history row: put that job's exact request back, before the widgets are made."""
+    state = st.session_state
+    if spec is None:
+        state[_NOTICE] = f"The model {request.model} is no longer available, so that job cannot be recalled."
+        return
+    state[MODEL] = spec.endpoint_id
+    state[PROMPT] = request.prompt
+    if spec.negative_prompt:
+        state[key(spec, "negative_prompt")] = request.negative_prompt
+    generate_params.restore(spec, request)
+    state[_NOTICE] = "The job's prompt, model and settings are back in the form, with its seed locked."
+
+
+def show_notice() -> None:
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice:
+        st.toast(notice, icon=":material/settings_backup_restore:")
