@@ -251,3 +251,33 @@ def test_a_job_for_an_unconfigured_provider_fails_refunded_and_admins_see_it(
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS
     [incident] = provider_incidents(studio)
     assert (incident.model, incident.code) == ("fal-ai/flux/schnell", "config")
+
+
+def test_the_reconciler_runs_on_its_own_schedule(tmp_path: Path) -> None:
+    """No one calls reconcile(): the pass scheduled at start finds the stuck job and reschedules itself."""
+    settings = embedded_settings(tmp_path / "data", reconcile_interval_seconds=1, job_stale_seconds=1)
+    with installed(settings) as services:
+        user_id = dev_accounts.sign_in_demo(services.uow(), settings, Role.USER).id
+        with services.uow() as uow:
+            stuck = GenerationJob(
+                owner_id=user_id,
+                model_endpoint="fal-ai/flux/schnell",
+                params={"prompt": "x"},
+                idempotency_key="stuck",
+                provider="demo",
+                provider_request_id="demo-lost",
+                status=JobStatus.SUBMITTED.value,
+                credits_reserved=1,
+                attempts=pipeline.MAX_ATTEMPTS,
+                deadline_at=utcnow() + timedelta(minutes=5),
+                heartbeat_at=utcnow() - timedelta(minutes=5),
+            )
+            uow.session.add(stuck)
+            uow.session.flush()
+            credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=stuck.id)
+            uow.commit()
+        done = finished(services, user_id, stuck.id)
+        assert done.status is JobStatus.FAILED
+        assert done.error_message == "The job stopped responding; your credits were returned."
+        assert balanced(services, user_id) == FREE_PLAN_CREDITS
+        wait_for(lambda: services.queue.stats().scheduled >= 1, timeout=5)  # the next pass is queued
