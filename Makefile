@@ -1,12 +1,13 @@
 # the studio
 #   make run    serve the studio at http://localhost:8501 in embedded mode (no services needed)
 #   make test   lint, type-check and test against real PostgreSQL, Redis, an S3 server and Chromium
+#   make bench  measure overhead, throughput and enqueue latency on the real stack (see bench/README.md)
 
 SHELL := /bin/bash
 PORT ?= 8501
 UV := $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 
-.PHONY: run test uv env chromium services lint typecheck pytest clean
+.PHONY: run test bench uv env chromium services lint typecheck pytest clean
 
 uv:  ## install uv with pip when it is missing
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5" \
@@ -41,6 +42,11 @@ pytest:
 	exit $$status
 
 test: env chromium services lint typecheck pytest
+
+bench: env services  ## measurements, not tests: each prints PASS/FAIL against its target and exits 0
+	$(UV) run python bench/enqueue.py
+	$(UV) run python bench/overhead.py
+	$(UV) run python bench/throughput.py
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 HEARTBEAT_SECONDS = 5.0  # at most; a third of JOB_STALE_SECONDS when that is shorter
+REPORT_SECONDS = 0.5  # progress and logs reach the job row at most this often; cancellation is seen as fast
 THUMBNAIL_SIDE = 384
 KEEP_LOG_LINES = 50
 _STEP = re.compile(r"(\d+)\s*/\s*(\d+)")
@@ -169,8 +170,9 @@ class JobRun:
         self.services = services
         self.job_id = job_id
         self.attempt = attempt
-        self.last_written: tuple[Any, ...] = ()
+        self.last_written: tuple[Any, ...] = (None, None, None, None)
         self.last_beat = 0.0
+        self.last_touch = 0.0  # when this run last read or wrote the job row
         self.beat_every = min(HEARTBEAT_SECONDS, services.settings.job_stale_seconds / 3)
 
     # small transactions on the job row
@@ -233,14 +235,21 @@ class JobRun:
         return True
 
     def report(self, status: ProviderStatus, expected_seconds: float, running_since: float | None) -> bool:
-        """Write progress when it changed (or a heartbeat is due); True when cancellation was asked for."""
+        """Bring the job row up to date and say whether cancellation was asked for.
+
+        A change of state or queue position is written at once; logs and progress at most every
+        REPORT_SECONDS (or with the heartbeat); in between the row is not touched at all, so a poll costs
+        the database nothing. Cancellation is therefore seen within REPORT_SECONDS."""
         state = JobStatus.RUNNING if status.state == "running" else JobStatus.SUBMITTED
         progress = _progress(status, expected_seconds, running_since)
-        logs = status.logs[-KEEP_LOG_LINES:]
-        snapshot = (state, status.queue_position, round(progress, 2), len(status.logs))
-        beat_due = time.monotonic() - self.last_beat >= self.beat_every
+        now = time.monotonic()
+        moved = (state, status.queue_position) != self.last_written[:2]
+        detail = (round(progress, 2), len(status.logs)) != self.last_written[2:]
+        if not moved and now - self.last_touch < REPORT_SECONDS:
+            return False
+        beat_due = now - self.last_beat >= self.beat_every
         with self.services.uow() as uow:
-            if snapshot == self.last_written and not beat_due:
+            if not (moved or detail or beat_due):
                 row = uow.session.execute(
                     sa.select(
                         GenerationJob.status, GenerationJob.attempts, GenerationJob.cancel_requested_at
@@ -248,17 +257,18 @@ class JobRun:
                 ).one_or_none()
                 if row is None or JobStatus(row.status).finished or row.attempts != self.attempt:
                     raise _Stop
+                self.last_touch = now
                 return row.cancel_requested_at is not None
             job = self._owned_row(uow.session)
             job.status = state.value
             job.queue_position = status.queue_position if status.state == "queued" else None
             job.progress = max(job.progress, progress)
-            job.logs = logs
+            job.logs = status.logs[-KEEP_LOG_LINES:]
             job.heartbeat_at = utcnow()
             cancel = job.cancel_requested_at is not None
             uow.commit()
-        self.last_written = snapshot
-        self.last_beat = time.monotonic()
+        self.last_written = (state, status.queue_position, round(progress, 2), len(status.logs))
+        self.last_beat = self.last_touch = now
         return cancel
 
     def beat(self) -> None:
@@ -268,11 +278,13 @@ class JobRun:
             uow.commit()
         self.last_beat = time.monotonic()
 
-    def store_result(self, result: dict[str, Any]) -> None:
+    def store_result(self, result: dict[str, Any], logs: list[str]) -> None:
         kept = _without_inline_data(result)
         with self.services.uow() as uow:
             job = self._owned_row(uow.session)
             job.result = kept
+            if logs:
+                job.logs = logs[-KEEP_LOG_LINES:]
             job.progress = max(job.progress, 0.95)
             job.heartbeat_at = utcnow()
             uow.commit()
@@ -322,11 +334,12 @@ class JobRun:
             request_id = claim.request_id or self._submit(claim, provider)
             if request_id is None:
                 return
-            if not self._wait(claim, provider, request_id):
+            final = self._wait(claim, provider, request_id)
+            if final is None:
                 return
             result = provider.result(claim.endpoint, request_id)
             _check_output(result)
-            self.store_result(result)
+            self.store_result(result, final.logs)
         outputs = self._download(provider, result)
         self._complete(claim, result, outputs)
 
@@ -340,13 +353,16 @@ class JobRun:
             return None
         return request_id
 
-    def _wait(self, claim: _Claim, provider: Provider, request_id: str) -> bool:
-        """Poll until the provider is done; False when the job was cancelled or timed out instead."""
+    def _wait(self, claim: _Claim, provider: Provider, request_id: str) -> ProviderStatus | None:
+        """Poll until the provider is done (its last status); None when the job was cancelled or timed
+        out instead."""
         spec = BY_ENDPOINT.get(claim.endpoint)
         expected = spec.expected_seconds if spec else 10.0
         poll = self.services.settings.provider_poll_seconds
         running_since: float | None = None
+        next_poll = time.monotonic()
         while True:
+            next_poll += poll  # a steady rate: the time a poll takes does not stretch the interval
             try:
                 status: ProviderStatus | None = provider.status(claim.endpoint, request_id)
             except ProviderError as err:
@@ -355,7 +371,7 @@ class JobRun:
                 log.warning("status of job %s failed, polling on: %s", claim.job_id, err)
                 status = None
             if status is not None and status.state == "completed":
-                return True  # even past the deadline: a finished result is fetched, not thrown away
+                return status  # even past the deadline: a finished result is fetched, not thrown away
             if utcnow() > claim.deadline:
                 _cancel_quietly(provider, claim.endpoint, request_id)
                 limit = round((claim.deadline - claim.accepted).total_seconds())
@@ -363,19 +379,24 @@ class JobRun:
                     "timeout",
                     f"The image service did not finish within {limit} s; your credits were returned.",
                 )
-                return False
+                return None
             if status is None:
                 if time.monotonic() - self.last_beat >= self.beat_every:
                     self.beat()  # still holding the job while the provider's status endpoint is down
                 time.sleep(min(2.0, poll * 10))
+                next_poll = time.monotonic()
                 continue
             if status.state == "running" and running_since is None:
                 running_since = time.monotonic()
             if self.report(status, expected, running_since):
                 _cancel_quietly(provider, claim.endpoint, request_id)
                 self.fail("cancelled", "Cancelled.", JobStatus.CANCELLED)
-                return False
-            time.sleep(poll)
+                return None
+            delay = next_poll - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_poll = time.monotonic()  # fell behind (a slow poll): start counting again
 
     def _download(self, provider: Provider, result: dict[str, Any]) -> list[_Output]:
         outputs = []
