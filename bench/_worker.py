@@ -57,7 +57,10 @@ def _instrument() -> None:
     for name in ("submit", "status", "result", "download", "close"):
         setattr(FalProvider, name, _timed(f"fal.{name}", getattr(FalProvider, name)))
     S3Storage.put = _timed("S3Storage.put", S3Storage.put)  # type: ignore[method-assign]
-    pipeline._inspect = _timed("pipeline._inspect (decode + thumbnail)", pipeline._inspect)
+    from studio.services import outputs
+
+    # pipeline calls it by the name it imported: patch that name
+    setattr(pipeline, "inspect", _timed("outputs.inspect (decode + thumbnail)", outputs.inspect))  # noqa: B010
 
 
 _instrumented = [False]

@@ -142,7 +142,7 @@ def components(stack: Stack) -> dict[str, float]:
     """Median cost of single steps of the worker's tail, measured in this process (ms)."""
     from PIL import Image as PILImage
 
-    from studio.services.pipeline import _inspect
+    from studio.services.outputs import inspect as _inspect
 
     buffer = io.BytesIO()
     PILImage.new("RGB", (1024, 768), (200, 120, 40)).save(buffer, "JPEG")

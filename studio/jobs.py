@@ -26,7 +26,7 @@ def run_generation(job_id: str, attempt: int) -> None:
 
 def reconcile() -> None:
     """Resolve stuck jobs, then schedule the next pass."""
-    from studio.services.pipeline import reconcile as reconcile_jobs
+    from studio.services.reconciler import reconcile as reconcile_jobs
 
     services = bootstrap.services()
     try:

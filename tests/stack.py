@@ -36,7 +36,7 @@ from studio.domain.credits import LedgerKind
 from studio.domain.generation import JobStatus
 from studio.services import credits
 from studio.services.generation import JobView, get_job
-from studio.services.pipeline import THUMBNAIL_SIDE
+from studio.services.outputs import THUMBNAIL_SIDE
 from studio.settings import Settings
 from tests.conftest import ROOT, TEST_SECRET, installed, wait_for
 from tests.fal_server import FakeFal

@@ -22,7 +22,7 @@ from studio.domain.credits import FREE_PLAN_CREDITS, LedgerKind
 from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request
 from studio.errors import InsufficientCredits, InvalidInput, InvalidParameters
-from studio.services import credits, dev_accounts, generation, pipeline
+from studio.services import credits, dev_accounts, generation, reconciler
 from studio.services.generation import JobView
 from tests.conftest import embedded_settings, installed, wait_for
 
@@ -211,14 +211,14 @@ def test_a_job_lost_with_a_restart_is_resolved_by_the_reconciler(
         uow.session.flush()
         credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=lost.id)
         uow.commit()
-    outcome = pipeline.reconcile(studio)
+    outcome = reconciler.reconcile(studio)
     assert outcome.redispatched == [lost.id]
     done = finished(studio, user_id, lost.id)
     assert done.status is JobStatus.FAILED
     assert done.error_message is not None
     assert "restarted" in done.error_message
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 1
-    assert pipeline.reconcile(studio).redispatched == []
+    assert reconciler.reconcile(studio).redispatched == []
 
 
 def test_a_job_for_an_unconfigured_provider_fails_refunded_and_admins_see_it(
@@ -268,7 +268,7 @@ def test_the_reconciler_runs_on_its_own_schedule(tmp_path: Path) -> None:
                 provider_request_id="demo-lost",
                 status=JobStatus.SUBMITTED.value,
                 credits_reserved=1,
-                attempts=pipeline.MAX_ATTEMPTS,
+                attempts=reconciler.MAX_ATTEMPTS,
                 deadline_at=utcnow() + timedelta(minutes=5),
                 heartbeat_at=utcnow() - timedelta(minutes=5),
             )

@@ -33,7 +33,7 @@ from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request, provider_arguments
 from studio.errors import InsufficientCredits
 from studio.services.generation import JobView, cancel_job, get_job, rq_job_id, start_generation
-from studio.services.pipeline import MAX_ATTEMPTS, reconcile
+from studio.services.reconciler import MAX_ATTEMPTS, reconcile
 from tests.conftest import wait_for
 from tests.fal_server import FakeFal, Submitted
 from tests.stack import (

@@ -1,6 +1,6 @@
-"""The worker side of the generation pipeline (ARCHITECTURE.md steps 2, 3 and 5).
+"""The worker side of the generation pipeline (ARCHITECTURE.md steps 2 and 3; step 5 is `reconciler`).
 
-`run_job` takes only a job id and an attempt number. It claims the row, submits to the provider and stores
+`JobRun` takes only a job id and an attempt number. It claims the row, submits to the provider and stores
 the request id at once (or re-attaches to the stored one), polls status into the row, fetches and stores the
 result the moment it is ready, keeps every output with a WebP thumbnail, then settles the credits; on any
 failure it refunds them exactly once. Every step is idempotent: a finished job is never touched again, and
@@ -9,17 +9,15 @@ a newer attempt (dispatched by the reconciler) makes an older one stand down.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from PIL import Image as PILImage
 from sqlalchemy.orm import Session
 
 from studio.adapters.db.models import GenerationJob, Image, UsageLog, utcnow
@@ -30,17 +28,14 @@ from studio.domain.credits import LedgerKind, billable_megapixels
 from studio.domain.generation import JobStatus
 from studio.errors import ConfigError, ProviderError, StudioError
 from studio.services import credits
+from studio.services.outputs import Output, check_output, has_omitted_data, inspect, without_inline_data
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 HEARTBEAT_SECONDS = 5.0  # at most; a third of JOB_STALE_SECONDS when that is shorter
 REPORT_SECONDS = 0.5  # progress and logs reach the job row at most this often; cancellation is seen as fast
-THUMBNAIL_SIDE = 384
 KEEP_LOG_LINES = 50
 _STEP = re.compile(r"(\d+)\s*/\s*(\d+)")
-_FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
-PILImage.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs; outputs are at most ~4 MP
 
 
 class _Stop(Exception):
@@ -59,16 +54,6 @@ class _Claim:
     result: dict[str, Any] | None
     accepted: datetime
     deadline: datetime
-
-
-@dataclass(frozen=True)
-class _Output:
-    data: bytes
-    content_type: str
-    extension: str
-    width: int
-    height: int
-    thumbnail: bytes
 
 
 # --- resolving a job ------------------------------------------------------------------------------------
@@ -146,7 +131,7 @@ def resolve(session: Session, job: GenerationJob, status: JobStatus, code: str, 
     return True
 
 
-def _locked(session: Session, job_id: uuid.UUID) -> GenerationJob:
+def locked(session: Session, job_id: uuid.UUID) -> GenerationJob:
     job = session.scalar(sa.select(GenerationJob).where(GenerationJob.id == job_id).with_for_update())
     if job is None:
         raise _Stop
@@ -179,7 +164,7 @@ class JobRun:
 
     def _owned_row(self, session: Session) -> GenerationJob:
         """The locked row, or _Stop when it is finished or belongs to a newer attempt."""
-        job = _locked(session, self.job_id)
+        job = locked(session, self.job_id)
         if JobStatus(job.status).finished or job.attempts != self.attempt:
             raise _Stop
         return job
@@ -216,14 +201,14 @@ class JobRun:
 
     def fail(self, code: str, message: str, status: JobStatus = JobStatus.FAILED) -> None:
         with self.services.uow() as uow:
-            job = _locked(uow.session, self.job_id)
+            job = locked(uow.session, self.job_id)
             if resolve(uow.session, job, status, code, message):
                 uow.commit()
 
     def store_request_id(self, request_id: str) -> bool:
         """Write the provider's request id before anything waits on it; False if the job ended meanwhile."""
         with self.services.uow() as uow:
-            job = _locked(uow.session, self.job_id)
+            job = locked(uow.session, self.job_id)
             if JobStatus(job.status).finished:
                 return False
             job.provider_request_id = request_id
@@ -279,7 +264,7 @@ class JobRun:
         self.last_beat = time.monotonic()
 
     def store_result(self, result: dict[str, Any], logs: list[str]) -> None:
-        kept = _without_inline_data(result)
+        kept = without_inline_data(result)
         with self.services.uow() as uow:
             job = self._owned_row(uow.session)
             job.result = kept
@@ -330,7 +315,7 @@ class JobRun:
 
     def _drive(self, claim: _Claim, provider: Provider) -> None:
         result = claim.result
-        if result is None or _has_omitted_data(result):
+        if result is None or has_omitted_data(result):
             request_id = claim.request_id or self._submit(claim, provider)
             if request_id is None:
                 return
@@ -338,7 +323,7 @@ class JobRun:
             if final is None:
                 return
             result = provider.result(claim.endpoint, request_id)
-            _check_output(result)
+            check_output(result)
             self.store_result(result, final.logs)
         outputs = self._download(provider, result)
         self._complete(claim, result, outputs)
@@ -349,7 +334,7 @@ class JobRun:
             return None
         request_id = provider.submit(claim.endpoint, claim.params)
         if not self.store_request_id(request_id):
-            _cancel_quietly(provider, claim.endpoint, request_id)
+            cancel_quietly(provider, claim.endpoint, request_id)
             return None
         return request_id
 
@@ -373,7 +358,7 @@ class JobRun:
             if status is not None and status.state == "completed":
                 return status  # even past the deadline: a finished result is fetched, not thrown away
             if utcnow() > claim.deadline:
-                _cancel_quietly(provider, claim.endpoint, request_id)
+                cancel_quietly(provider, claim.endpoint, request_id)
                 limit = round((claim.deadline - claim.accepted).total_seconds())
                 self.fail(
                     "timeout",
@@ -389,7 +374,7 @@ class JobRun:
             if status.state == "running" and running_since is None:
                 running_since = time.monotonic()
             if self.report(status, expected, running_since):
-                _cancel_quietly(provider, claim.endpoint, request_id)
+                cancel_quietly(provider, claim.endpoint, request_id)
                 self.fail("cancelled", "Cancelled.", JobStatus.CANCELLED)
                 return None
             delay = next_poll - time.monotonic()
@@ -398,16 +383,16 @@ class JobRun:
             else:
                 next_poll = time.monotonic()  # fell behind (a slow poll): start counting again
 
-    def _download(self, provider: Provider, result: dict[str, Any]) -> list[_Output]:
+    def _download(self, provider: Provider, result: dict[str, Any]) -> list[Output]:
         outputs = []
         for item in result["images"]:
             data, _ = provider.download(item["url"])
-            outputs.append(_inspect(data))
+            outputs.append(inspect(data))
             if time.monotonic() - self.last_beat >= self.beat_every:
                 self.beat()
         return outputs
 
-    def _complete(self, claim: _Claim, result: dict[str, Any], outputs: list[_Output]) -> None:
+    def _complete(self, claim: _Claim, result: dict[str, Any], outputs: list[Output]) -> None:
         storage = self.services.storage
         keys = []
         for index, output in enumerate(outputs):
@@ -488,118 +473,8 @@ def _progress(status: ProviderStatus, expected_seconds: float, running_since: fl
     return 0.05 + 0.85 * min(1.0, (time.monotonic() - running_since) / max(expected_seconds, 0.5))
 
 
-def _cancel_quietly(provider: Provider, endpoint: str, request_id: str) -> None:
+def cancel_quietly(provider: Provider, endpoint: str, request_id: str) -> None:
     try:
         provider.cancel(endpoint, request_id)
     except StudioError as err:
         log.warning("could not cancel %s at the provider: %s", request_id, err)
-
-
-def _check_output(result: Any) -> None:
-    images = result.get("images") if isinstance(result, dict) else None
-    if not isinstance(images, list) or not images:
-        raise ProviderError("the result has no images", code="bad_output")
-    for item in images:
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-            raise ProviderError("an image in the result has no URL", code="bad_output")
-
-
-def _without_inline_data(result: dict[str, Any]) -> dict[str, Any]:
-    """The result as stored: inline data: URIs (megabytes) replaced by a marker."""
-    kept = dict(result)
-    kept["images"] = [
-        item | {"url": "data:omitted"} if str(item.get("url", "")).startswith("data:") else item
-        for item in result["images"]
-    ]
-    return kept
-
-
-def _has_omitted_data(result: dict[str, Any]) -> bool:
-    return any(item.get("url") == "data:omitted" for item in result.get("images", []))
-
-
-def _inspect(data: bytes) -> _Output:
-    """Decode an output to check it really is an image, and make its WebP thumbnail."""
-    try:
-        with PILImage.open(io.BytesIO(data)) as image:
-            fmt = image.format or ""
-            if fmt not in _FORMATS:
-                raise ProviderError(
-                    f"an output is a {fmt or 'unknown'} file, not an image", code="bad_output"
-                )
-            image.load()
-            width, height = image.size
-            thumb = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-            thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-            out = io.BytesIO()
-            thumb.save(out, "WEBP", quality=80, method=4)
-    except ProviderError:
-        raise
-    except (OSError, ValueError, PILImage.DecompressionBombError) as err:
-        raise ProviderError(f"an output is not a readable image: {err}", code="bad_output") from err
-    content_type, extension = _FORMATS[fmt]
-    return _Output(data, content_type, extension, width, height, out.getvalue())
-
-
-# --- the reconciler -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reconciled:
-    redispatched: list[uuid.UUID]
-    failed: list[uuid.UUID]
-
-
-def reconcile(services: Services) -> Reconciled:
-    """Find jobs nobody is working on and resolve them: dispatch them again (re-attach) or fail them."""
-    from studio.services.generation import _dispatch
-
-    now = utcnow()
-    stale = now - timedelta(seconds=services.settings.job_stale_seconds)
-    beat = sa.func.coalesce(GenerationJob.heartbeat_at, GenerationJob.created_at)
-    claimed = (GenerationJob.status.in_([JobStatus.SUBMITTED.value, JobStatus.RUNNING.value])) & (
-        beat < stale
-    )
-    abandoned = (
-        (GenerationJob.status == JobStatus.QUEUED.value) & (GenerationJob.deadline_at < now) & (beat < stale)
-    )
-    with services.uow() as uow:
-        candidates = list(
-            uow.session.scalars(sa.select(GenerationJob.id).where(claimed | abandoned).limit(500))
-        )
-    redispatched, failed = [], []
-    for job_id in candidates:
-        with services.uow() as uow:
-            job = _locked(uow.session, job_id)
-            if JobStatus(job.status).finished:
-                continue
-            if job.attempts >= MAX_ATTEMPTS:
-                resolve(
-                    uow.session,
-                    job,
-                    JobStatus.FAILED,
-                    "stuck",
-                    "The job stopped responding; your credits were returned.",
-                )
-                request_id, endpoint, provider_name = (
-                    job.provider_request_id,
-                    job.model_endpoint,
-                    job.provider,
-                )
-                uow.commit()
-                failed.append(job_id)
-                if request_id:
-                    provider = services.make_provider(provider_name)
-                    try:
-                        _cancel_quietly(provider, endpoint, request_id)
-                    finally:
-                        provider.close()
-                continue
-            job.attempts += 1
-            job.heartbeat_at = now
-            attempt, priority = job.attempts, job.priority
-            uow.commit()
-        log.warning("reconciler: job %s was stuck; dispatching attempt %d", job_id, attempt)
-        _dispatch(services, job_id, attempt, priority)
-        redispatched.append(job_id)
-    return Reconciled(redispatched, failed)
