@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -58,6 +59,25 @@ def balanced(studio: Services, user_id: uuid.UUID) -> int:
         balance = credits.balance(uow.session, user_id)
         assert credits.ledger_sum(uow.session, user_id) == balance
         return balance
+
+
+def left_behind(services: Services, user_id: uuid.UUID, key: str, **fields: Any) -> uuid.UUID:
+    """A job row with its 1-credit reservation, as an earlier run (or another process) left it."""
+    with services.uow() as uow:
+        job = GenerationJob(
+            owner_id=user_id,
+            model_endpoint="fal-ai/flux/schnell",
+            params={"prompt": "x"},
+            idempotency_key=key,
+            credits_reserved=1,
+            deadline_at=utcnow() + timedelta(minutes=5),
+            **({"provider": "demo", "attempts": 1} | fields),
+        )
+        uow.session.add(job)
+        uow.session.flush()
+        credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=job.id)
+        uow.commit()
+        return job.id
 
 
 def test_a_generation_runs_end_to_end_and_is_charged_once(studio: Services, user_id: uuid.UUID) -> None:
@@ -193,27 +213,17 @@ def test_a_job_lost_with_a_restart_is_resolved_by_the_reconciler(
     """A demo request does not survive a restart: the re-dispatched job fails honestly and is refunded."""
     job = generation.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "x"), "k")
     finished(studio, user_id, job.id)
-    with studio.uow() as uow:  # a second job, as a crashed run left it: running, silent for minutes
-        lost = GenerationJob(
-            owner_id=user_id,
-            model_endpoint="fal-ai/flux/schnell",
-            params={"prompt": "x"},
-            idempotency_key="lost",
-            provider="demo",
-            provider_request_id="demo-from-before-the-restart",
-            status=JobStatus.RUNNING.value,
-            credits_reserved=1,
-            attempts=1,
-            deadline_at=utcnow() + timedelta(minutes=5),
-            heartbeat_at=utcnow() - timedelta(minutes=5),
-        )
-        uow.session.add(lost)
-        uow.session.flush()
-        credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=lost.id)
-        uow.commit()
+    lost = left_behind(  # a second job, as a crashed run left it: running, silent for minutes
+        studio,
+        user_id,
+        "lost",
+        provider_request_id="demo-from-before-the-restart",
+        status=JobStatus.RUNNING.value,
+        heartbeat_at=utcnow() - timedelta(minutes=5),
+    )
     outcome = reconciler.reconcile(studio)
-    assert outcome.redispatched == [lost.id]
-    done = finished(studio, user_id, lost.id)
+    assert outcome.redispatched == [lost]
+    done = finished(studio, user_id, lost)
     assert done.status is JobStatus.FAILED
     assert done.error_message is not None
     assert "restarted" in done.error_message
@@ -229,23 +239,9 @@ def test_a_job_for_an_unconfigured_provider_fails_refunded_and_admins_see_it(
     from studio.services.system import provider_incidents
 
     studio.make_provider = bootstrap.provider_factory(studio.settings)
-    with studio.uow() as uow:
-        job = GenerationJob(
-            owner_id=user_id,
-            model_endpoint="fal-ai/flux/schnell",
-            params={"prompt": "x"},
-            idempotency_key="fal-job",
-            provider="fal",
-            credits_reserved=1,
-            attempts=1,
-            deadline_at=utcnow() + timedelta(minutes=5),
-        )
-        uow.session.add(job)
-        uow.session.flush()
-        credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=job.id)
-        uow.commit()
-    _dispatch(studio, job.id, 1, 0)
-    done = finished(studio, user_id, job.id)
+    job_id = left_behind(studio, user_id, "fal-job", provider="fal")
+    _dispatch(studio, job_id, 1, 0)
+    done = finished(studio, user_id, job_id)
     assert done.status is JobStatus.FAILED
     assert done.error_message == "The image service is not configured. An administrator needs to fix this."
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS
@@ -258,25 +254,16 @@ def test_the_reconciler_runs_on_its_own_schedule(tmp_path: Path) -> None:
     settings = embedded_settings(tmp_path / "data", reconcile_interval_seconds=1, job_stale_seconds=1)
     with installed(settings) as services:
         user_id = dev_accounts.sign_in_demo(services.uow(), settings, Role.USER).id
-        with services.uow() as uow:
-            stuck = GenerationJob(
-                owner_id=user_id,
-                model_endpoint="fal-ai/flux/schnell",
-                params={"prompt": "x"},
-                idempotency_key="stuck",
-                provider="demo",
-                provider_request_id="demo-lost",
-                status=JobStatus.SUBMITTED.value,
-                credits_reserved=1,
-                attempts=reconciler.MAX_ATTEMPTS,
-                deadline_at=utcnow() + timedelta(minutes=5),
-                heartbeat_at=utcnow() - timedelta(minutes=5),
-            )
-            uow.session.add(stuck)
-            uow.session.flush()
-            credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=stuck.id)
-            uow.commit()
-        done = finished(services, user_id, stuck.id)
+        stuck = left_behind(
+            services,
+            user_id,
+            "stuck",
+            provider_request_id="demo-lost",
+            status=JobStatus.SUBMITTED.value,
+            attempts=reconciler.MAX_ATTEMPTS,
+            heartbeat_at=utcnow() - timedelta(minutes=5),
+        )
+        done = finished(services, user_id, stuck)
         assert done.status is JobStatus.FAILED
         assert done.error_message == "The job stopped responding; your credits were returned."
         assert balanced(services, user_id) == FREE_PLAN_CREDITS
