@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -19,7 +20,16 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tests.conftest import ROOT, free_port, wait_for
+from studio import bootstrap
+from studio.adapters.fal import FalProvider
+from studio.adapters.queue import InProcessQueue
+from studio.domain.accounts import Role
+from studio.domain.generation import JobStatus
+from studio.domain.parameters import Request
+from studio.services import dev_accounts, generation
+from studio.services.pipeline import JobRun
+from tests.conftest import ROOT, embedded_settings, free_port, wait_for
+from tests.fal_server import FakeFal
 
 pytestmark = pytest.mark.browser
 # Every expectation waits on a condition; give a loaded two-core machine room before calling it failed.
@@ -255,4 +265,39 @@ def test_generate_watch_the_job_and_cancel_one(app_url: str, tall_page: Page, ar
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text(re.compile(r"^Cancelled"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"Your 4 credits were returned"))).to_be_visible()
+    shoot(page, artifacts, "generate-cancelled.png")
+
+
+def test_a_failed_job_shows_the_models_reason(
+    app_url: str, app_dir: Path, tall_page: Page, fake_fal: FakeFal, artifacts: Path
+) -> None:
+    """A job the model refuses (HTTP 422 from the fake fal), run through the real pipeline on the app's own
+    database and files, then opened in a new browser session: the card says why and what was returned."""
+    page = tall_page
+    page.goto(f"{app_url}/sign-in")
+    page.get_by_role("button", name="Continue as demo user").click()
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible(timeout=30_000)
+    fake_fal.configure(
+        result_error=(422, {"detail": [{"loc": ["body", "prompt"], "msg": "prompt is unsafe"}]})
+    )
+    settings = embedded_settings(app_dir / "data", public_url=app_url)
+    services = dataclasses.replace(
+        bootstrap.build_services(settings),
+        queue=InProcessQueue(app_dir / "test-queue"),  # never started: this test runs the job itself
+        make_provider=lambda name: FalProvider("test-key:test-secret"),
+    )
+    try:
+        user = dev_accounts.sign_in_demo(services.uow(), settings, Role.USER)
+        request = Request("fal-ai/flux/dev", "A storm over the harbour, refused by the model")
+        job = generation.start_generation(services, user.id, request, "browser-failed")
+        JobRun(services, job.id, 1).run()
+        assert generation.get_job(services, user.id, job.id).status is JobStatus.FAILED
+    finally:
+        services.close()
+    page.goto(f"{app_url}/sign-in")  # a new session: its panel opens on the newest job
+    page.get_by_role("button", name="Continue as demo user").click()
+    expect(page.get_by_text("The model refused these parameters: prompt: prompt is unsafe")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Your 1 credit was returned|Your 1 credits? (was|were) returned"))
+    ).to_be_visible()
     shoot(page, artifacts, "generate-failed.png")

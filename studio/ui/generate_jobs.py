@@ -129,9 +129,12 @@ def _card(account_id: uuid.UUID, job: JobView, names: dict[str, str]) -> None:
         elif job.status is JobStatus.SUCCEEDED:
             _images(job)
         else:
-            message = job.error_message or "The job did not finish."
-            if job.credits_settled == 0 and "credits were returned" not in message:  # some messages say it
-                message += f" Your {job.credits_reserved} credits were returned."
+            message = (job.error_message or "The job did not finish.").rstrip()
+            if not message.endswith((".", "!", "?")):
+                message += "."
+            if job.credits_settled == 0 and "were returned" not in message:  # some messages say it already
+                count = job.credits_reserved
+                message += f" Your {count} credit{'s were' if count != 1 else ' was'} returned."
             (st.error if job.status is JobStatus.FAILED else st.warning)(message)
 
 
