@@ -125,6 +125,8 @@ def provider_factory(settings: Settings) -> Callable[[str], Provider]:
             return FalProvider(key)
         from studio.adapters.demo import DemoProvider
 
+        if settings.demo_seconds is not None:
+            return DemoProvider(min_seconds=settings.demo_seconds, max_seconds=settings.demo_seconds)
         return DemoProvider()
 
     return make

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
 
     # Generation
     fal_key: SecretStr | None = None
+    demo_seconds: float | None = Field(default=None, ge=0.1, le=120)
     generation_timeout_seconds: float = Field(default=600.0, ge=1, le=3600)
     provider_poll_seconds: float = Field(default=0.1, ge=0.02, le=10)
     job_stale_seconds: float = Field(default=60.0, ge=1, le=3600)

@@ -60,6 +60,9 @@ def running_app(cwd: Path, log: Path, port: int = 0) -> Iterator[str]:
     its address before it starts.
     """
     env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "DATA_DIR": str(cwd / "data")}
+    # Demo jobs of a fixed 4 s: long enough that the progress panel (polling every second) is seen running
+    # however loaded the machine is, not the 1-3 s a demo job may take otherwise.
+    env["DEMO_SECONDS"] = "4"
     if port:
         env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "server.py")]

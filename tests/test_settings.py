@@ -231,3 +231,18 @@ def test_a_placeholder_fal_key_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_p
     settings = settings_from({"FAL_KEY": "your-fal-key"}, monkeypatch, tmp_path)
     assert settings.provider_mode == "demo"
     assert any("FAL_KEY" in problem for problem in settings.problems())
+
+
+def test_demo_seconds_fixes_how_long_a_demo_image_takes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from studio.adapters.demo import DemoProvider
+    from studio.bootstrap import provider_factory
+
+    fixed = provider_factory(settings_from({"DEMO_SECONDS": "4"}, monkeypatch, tmp_path))("demo")
+    assert isinstance(fixed, DemoProvider)
+    assert (fixed.min_seconds, fixed.max_seconds) == (4.0, 4.0)
+    monkeypatch.delenv("DEMO_SECONDS")
+    varying = provider_factory(settings_from({}, monkeypatch, tmp_path))("demo")
+    assert isinstance(varying, DemoProvider)
+    assert (varying.min_seconds, varying.max_seconds) == (1.0, 3.0)
