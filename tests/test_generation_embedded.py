@@ -268,3 +268,15 @@ def test_the_reconciler_runs_on_its_own_schedule(tmp_path: Path) -> None:
         assert done.error_message == "The job stopped responding; your credits were returned."
         assert balanced(services, user_id) == FREE_PLAN_CREDITS
         wait_for(lambda: services.queue.stats().scheduled >= 1, timeout=5)  # the next pass is queued
+
+
+def test_a_superseded_attempt_never_ends_the_job(studio: Services, user_id: uuid.UUID) -> None:
+    """The reconciler gave the job to attempt 2; a late failure of attempt 1 must not refund or end it."""
+    from studio.services.pipeline import JobRun
+
+    job_id = left_behind(studio, user_id, "superseded", status=JobStatus.RUNNING.value, attempts=2)
+    JobRun(studio, job_id, 1).fail("unavailable", "attempt 1 gave up")
+    job = generation.get_job(studio, user_id, job_id)
+    assert job.status is JobStatus.RUNNING
+    assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 1
+    assert JobRun(studio, job_id, 1).claim() is None  # and it cannot claim the job back

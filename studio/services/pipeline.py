@@ -200,8 +200,17 @@ class JobRun:
         return claim
 
     def fail(self, code: str, message: str, status: JobStatus = JobStatus.FAILED) -> None:
+        """End the job with a refund, unless a newer attempt holds it (that attempt decides)."""
         with self.services.uow() as uow:
             job = locked(uow.session, self.job_id)
+            if job.attempts != self.attempt:
+                log.info(
+                    "job %s attempt %d: superseded, leaving %s to the newer attempt",
+                    job.id,
+                    self.attempt,
+                    code,
+                )
+                return
             if resolve(uow.session, job, status, code, message):
                 uow.commit()
 
