@@ -40,6 +40,7 @@ from studio.domain.parameters import Request
 from studio.services import credits
 from studio.services.generation import quote
 from studio.settings import Settings
+from tests.databases import scratch_database
 from tests.fal_server import FakeFal, _Job, reserve_socket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,7 +262,7 @@ class Stack:
             self._exit.callback(self.fal.stop)
             self.fal.check_handshake()
             os.environ.update(self.fal.env())
-        self.database_url = self._exit.enter_context(_scratch_postgres())
+        self.database_url = self._exit.enter_context(scratch_database(POSTGRES_ADMIN_URL, "bench"))
         self.database_name = str(sa.make_url(self.database_url).database)
         self.redis_url = self._exit.enter_context(_claimed_redis())
         self.s3_endpoint = self._exit.enter_context(_moto_server(self.tmp))
@@ -399,21 +400,6 @@ class Stack:
             return self.worker_log.read_text()[-chars:]
         except (AttributeError, OSError):
             return ""
-
-
-@contextlib.contextmanager
-def _scratch_postgres() -> Iterator[str]:
-    """CREATE DATABASE bench_<random> for the run; dropped at the end."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 from redis import Redis
@@ -39,6 +38,7 @@ from studio.adapters.queue import InProcessQueue
 from studio.adapters.storage import LocalStorage, S3Storage
 from studio.bootstrap import Services
 from studio.settings import Settings
+from tests.databases import scratch_database
 from tests.fal_server import FakeFal, reserve_socket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,19 +76,9 @@ def free_port() -> int:
 # --- PostgreSQL -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
+def scratch_postgres() -> AbstractContextManager[str]:
     """A new, empty PostgreSQL database for as long as the block runs."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"studio_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    return scratch_database(POSTGRES_ADMIN_URL, "studio_test")
 
 
 @pytest.fixture(scope="session")

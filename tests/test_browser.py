@@ -110,13 +110,20 @@ def app_url(app_dir: Path) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def opened_page(browser: Browser, width: int, height: int) -> Iterator[Page]:
+    # Tall enough for a whole page: Streamlit scrolls inside its own container, so a full-page shot would not.
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    # Tall enough for a whole page: Streamlit scrolls inside its own container, so a full-page shot would not.
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    opened = context.new_page()
-    yield opened
-    context.close()
+    with opened_page(browser, 1280, 1000) as opened:
+        yield opened
 
 
 def sidebar_links(page: Page) -> list[str]:
@@ -231,10 +238,8 @@ def loaded(image: Locator) -> bool:
 @pytest.fixture
 def tall_page(browser: Browser) -> Iterator[Page]:
     """Tall enough for the whole Generate page: form, progress panel and recent jobs."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1500})
-    opened = context.new_page()
-    yield opened
-    context.close()
+    with opened_page(browser, 1440, 1500) as opened:
+        yield opened
 
 
 def test_generate_watch_the_job_and_cancel_one(app_url: str, tall_page: Page, artifacts: Path) -> None:

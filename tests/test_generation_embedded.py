@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -80,7 +82,10 @@ def left_behind(services: Services, user_id: uuid.UUID, key: str, **fields: Any)
         return job.id
 
 
-def test_a_generation_runs_end_to_end_and_is_charged_once(studio: Services, user_id: uuid.UUID) -> None:
+def test_a_generation_runs_end_to_end_and_is_charged_once(
+    studio: Services, user_id: uuid.UUID, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="studio.services.pipeline")
     request = Request(
         "fal-ai/flux/dev", "a lighthouse at dusk", params={"num_images": 2, "image_size": "square"}
     )
@@ -120,6 +125,18 @@ def test_a_generation_runs_end_to_end_and_is_charged_once(studio: Services, user
         assert max(thumb.size) == 384
     assert ledger(studio, user_id) == [("grant", FREE_PLAN_CREDITS), ("reserve", -2), ("settle", 0)]
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 2
+    [line] = [
+        record.getMessage() for record in caplog.records if record.getMessage().startswith("job finished")
+    ]
+    for field in (
+        f"job={job.id}",
+        f"user={user_id}",
+        "model=fal-ai/flux/dev",
+        "outcome=succeeded",
+        "run_ms=",
+    ):
+        assert field in line
+    assert re.search(r"queue_wait_ms=\d+", line)
 
 
 def job_row_images(studio: Services, job_id: uuid.UUID) -> list[tuple[str, str]]:
