@@ -25,7 +25,7 @@ from tests.conftest import ROOT, TEST_SECRET, scratch_postgres
 TABLES = {
     "users", "user_settings", "projects", "images", "image_tags", "collections", "collection_images",
     "prompts", "generation_jobs", "models", "usage_logs", "share_links", "comments", "credit_ledger", "plans",
-    "subscriptions", "stripe_events", "audit_log", "api_keys", "email_tokens",
+    "subscriptions", "stripe_events", "audit_log", "api_keys", "email_tokens", "data_exports",
 }  # fmt: skip
 
 

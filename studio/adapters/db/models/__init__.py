@@ -4,7 +4,14 @@ UUID keys, aware UTC timestamps, JSON on SQLite and JSONB on PostgreSQL. The sch
 through the Alembic migrations in `studio/migrations`; a test checks that they and these models agree.
 """
 
-from studio.adapters.db.models.accounts import ApiKey, AuditLog, EmailToken, User, UserSettings
+from studio.adapters.db.models.accounts import (
+    ApiKey,
+    AuditLog,
+    DataExport,
+    EmailToken,
+    User,
+    UserSettings,
+)
 from studio.adapters.db.models.base import Base, utcnow
 from studio.adapters.db.models.billing import CreditLedger, Plan, StripeEvent, Subscription
 from studio.adapters.db.models.generation import CatalogueModel, GenerationJob, Prompt, UsageLog
@@ -20,6 +27,7 @@ from studio.adapters.db.models.library import (
 
 __all__ = [
     "ApiKey", "AuditLog", "Base", "CatalogueModel", "Collection", "CollectionImage", "Comment",
-    "CreditLedger", "EmailToken", "GenerationJob", "Image", "ImageTag", "Plan", "Project", "Prompt",
+    "CreditLedger", "DataExport", "EmailToken", "GenerationJob", "Image", "ImageTag", "Plan", "Project",
+    "Prompt",
     "ShareLink", "StripeEvent", "Subscription", "UsageLog", "User", "UserSettings", "utcnow",
 ]  # fmt: skip

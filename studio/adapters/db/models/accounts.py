@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from studio.adapters.db.models.base import (
+    EXPORT_STATUSES,
     ROLES,
     TOKEN_PURPOSES,
     Base,
@@ -38,12 +39,15 @@ class User(Base):
     email_verified_at: Mapped[datetime | None]
     # Bumped to revoke every session of the user (sign out everywhere, password change, disable).
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When session_version was last bumped: a session cookie issued before this is refused.
+    sessions_valid_from: Mapped[datetime | None]
     # A cache of the ledger sum, changed only in the same transaction as a ledger row.
     credit_balance: Mapped[int] = mapped_column(default=0, server_default="0")
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     avatar_key: Mapped[str | None] = mapped_column(sa.String(512))
     totp_secret: Mapped[str | None] = mapped_column(sa.String(128))
     totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)  # the last accepted code's time step
     recovery_codes: Mapped[list[Any] | None]  # hashes of unused two-factor recovery codes
     oidc_subject: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     last_login_at: Mapped[datetime | None]
@@ -83,6 +87,25 @@ class EmailToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_column()
+
+
+class DataExport(Base):
+    """A person's "export my data" request: a job builds the ZIP and stores it under `object_key`."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (
+        sa.CheckConstraint(one_of("status", EXPORT_STATUSES), name="status"),
+        sa.Index(None, "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID] = owner_column()
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", server_default="pending")
+    object_key: Mapped[str | None] = mapped_column(sa.String(512))
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = created_column()
+    finished_at: Mapped[datetime | None]
 
 
 class ApiKey(Base):

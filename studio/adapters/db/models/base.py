@@ -23,6 +23,7 @@ def one_of(column: str, values: tuple[str, ...]) -> str:
 
 ROLES = ("user", "admin")
 TOKEN_PURPOSES = ("verify_email", "reset_password", "change_email")
+EXPORT_STATUSES = ("pending", "ready", "failed")
 JOB_STATUSES = ("queued", "submitted", "running", "succeeded", "failed", "cancelled")
 LEDGER_KINDS = ("grant", "reserve", "settle", "refund", "adjust", "expire")
 SHARE_TARGETS = ("image", "project", "collection")
