@@ -10,7 +10,8 @@ account = session.restore()
 if account is not None:
     with st.sidebar:
         st.caption(f"Signed in as **{components.escape(account.name)}** · {account.role.value}")
-        # Before st.navigation, so this same run already builds the signed-out pages.
+        # Before st.navigation, so this same run already builds the signed-out pages (and no st.rerun
+        # can drop the cookie deletion).
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
             session.sign_out()
             account = None

@@ -1,13 +1,14 @@
 # the studio
 #   make run    serve the studio at http://localhost:8501 in embedded mode (no services needed)
 #   make test   lint, type-check and test against real PostgreSQL, Redis, an S3 server and Chromium
+#   make admin  create the first administrator (asks for email, username and password)
 #   make bench  measure overhead, throughput and enqueue latency on the real stack (see bench/README.md)
 
 SHELL := /bin/bash
 PORT ?= 8501
 UV := $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 
-.PHONY: run test bench uv env chromium services lint typecheck pytest clean
+.PHONY: run test bench admin uv env chromium services lint typecheck pytest clean
 
 uv:  ## install uv with pip when it is missing
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5" \
@@ -19,6 +20,10 @@ env: uv  ## the virtualenv, exactly as locked in uv.lock
 run: env
 	$(UV) run python -m studio check
 	$(UV) run streamlit run studio/ui/server.py --server.port $(PORT) --server.address localhost
+
+admin: env  ## the first administrator of this installation's database
+	@read -rp "Email: " email && read -rp "Username: " username && read -rp "Name: " name && \
+		$(UV) run python -m studio create-admin --email "$$email" --username "$$username" --name "$$name"
 
 chromium:  ## Debian's chromium for the browser tests (never a downloaded browser)
 	@test -x /usr/bin/chromium || { \
@@ -47,6 +52,7 @@ bench: env services  ## measurements, not tests: each prints PASS/FAIL against i
 	$(UV) run python bench/enqueue.py
 	$(UV) run python bench/overhead.py
 	$(UV) run python bench/throughput.py
+	$(UV) run python bench/sign_in.py
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -32,7 +32,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from studio import bootstrap
-from studio.adapters.db.models import User
+from studio.adapters.db.models import User, utcnow
 from studio.adapters.storage import S3Storage
 from studio.bootstrap import Services
 from studio.domain.credits import LedgerKind
@@ -303,7 +303,15 @@ class Stack:
         user_id = uuid.uuid4()
         name = f"bench{user_id.hex[:10]}"
         with self.services.uow() as uow:
-            uow.session.add(User(id=user_id, email=f"{name}@bench.local", username=name, name="Bench"))
+            uow.session.add(
+                User(
+                    id=user_id,
+                    email=f"{name}@bench.local",
+                    username=name,
+                    name="Bench",
+                    email_verified_at=utcnow(),
+                )
+            )
             uow.commit()
         grant = self.cost(user_id) * jobs
         with self.services.uow() as uow:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from studio.errors import InvalidParameters, StudioError
-from studio.services import catalogue, generation
+from studio.services import catalogue, generation, profile
 from studio.ui import generate_form, generate_jobs, session
 from studio.ui.deps import services
 
@@ -14,6 +14,8 @@ if not models:
     st.info("No model is switched on yet: an administrator enables models in the catalogue.")
     st.stop()
 generate_form.show_notice()
+generate_form.verification_notice(account)
+generate_form.apply_defaults(account.id, models)
 
 form_side, results_side = st.columns([11, 9], gap="large")
 with form_side:
@@ -33,6 +35,16 @@ with form_side:
             generate_form.rotate_submission_key()
             generate_jobs.watch(job.id)
             st.rerun()
+    elif action == "defaults":
+        try:
+            saved = profile.save_defaults(services(), account.id, request)
+        except StudioError as err:
+            st.error(str(err))
+        else:
+            st.toast(
+                f"Saved: {saved.model_name} with these settings opens the Generate page.",
+                icon=":material/bookmark:",
+            )
     elif isinstance(quote, InvalidParameters):
         st.error(str(quote))
 

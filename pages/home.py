@@ -1,13 +1,22 @@
-"""Account: the signed-in person's details and this installation (the studio opens on Generate)."""
+"""Account: profile, security, two-factor sign-in, preferences and your data."""
 
 import streamlit as st
 
-from studio.ui import components, session
-from studio.ui.deps import services
+from studio.ui import account_sections, components, session
 
 account = session.require_account()
 st.title(f"Welcome, {components.escape(account.name)}", anchor=False)
-with st.container(border=True):
-    st.markdown(f"**{components.escape(account.name)}** · {components.escape(account.email)}")
-    st.caption(f"Role: {account.role.value} · member since {account.created_at:%d %B %Y}")
-st.markdown(components.mode_summary(services().settings))
+account_sections.verification_banner(account)
+profile, security, two_factor, preferences, data = st.tabs(
+    ["Profile", "Password & sessions", "Two-factor", "Preferences", "Your data"]
+)
+with profile:
+    account_sections.profile_section(account)
+with security:
+    account_sections.security_section(account)
+with two_factor:
+    account_sections.two_factor_section(account)
+with preferences:
+    account_sections.preferences_section(account)
+with data:
+    account_sections.data_section(account)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from studio import logs
+from studio.adapters.attempts import AttemptPolicy, Attempts, MemoryAttempts, RedisAttempts
 from studio.adapters.db import Database, SqlUnitOfWork
 from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from studio.adapters.provider import Provider
@@ -28,6 +29,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class SignInLimits:
+    """Failed sign-ins counted per account and per client address (see studio.adapters.attempts)."""
+
+    account: Attempts
+    client: Attempts
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -37,6 +46,9 @@ class Services:
     mailer: Mailer
     #: A new provider client for one job run, by name ("fal" or "demo"), made inside the worker process.
     make_provider: Callable[[str], Provider]
+    sign_in_limits: SignInLimits
+    #: SECRET_KEY, or the generated key of embedded mode: signs session cookies and local file links.
+    secret: str
 
     def uow(self) -> SqlUnitOfWork:
         return self.database.uow()
@@ -109,7 +121,27 @@ def build_services(settings: Settings) -> Services:
         )
     else:
         mailer = OutboxMailer(settings.data_path / "outbox", sender=settings.smtp_from)
-    return Services(settings, database, storage, queue, mailer, provider_factory(settings))
+    return Services(
+        settings, database, storage, queue, mailer, provider_factory(settings), sign_in_limits(settings), key
+    )
+
+
+def sign_in_limits(settings: Settings) -> SignInLimits:
+    """Redis when configured (shared by every app process), else in this process's memory."""
+    lockout = settings.login_lockout_minutes * 60
+    account = AttemptPolicy(settings.login_max_failures, lockout_seconds=lockout, window_seconds=lockout)
+    client = AttemptPolicy(
+        settings.login_client_max_failures,
+        lockout_seconds=lockout,
+        window_seconds=lockout,
+        free_failures=max(3, settings.login_client_max_failures // 2),
+    )
+    if settings.redis_url:
+        from redis import Redis
+
+        connection = Redis.from_url(settings.redis_url.get_secret_value())
+        return SignInLimits(RedisAttempts(connection, account), RedisAttempts(connection, client))
+    return SignInLimits(MemoryAttempts(account), MemoryAttempts(client))
 
 
 def provider_factory(settings: Settings) -> Callable[[str], Provider]:

@@ -7,7 +7,10 @@ Services raise these; pages turn them into messages and routes into status codes
     ├── NotFound           no such record or object (or not yours)
     ├── Forbidden          signed in, but not allowed
     ├── InvalidInput       the request itself is wrong; the message says how
-    │   └── InvalidParameters  a model's parameters: not accepted, or out of range
+    │   ├── InvalidParameters  a model's parameters: not accepted, or out of range
+    │   └── InvalidForm        a form's fields: one message per problem
+    ├── WrongCredentials   a sign-in or password check failed (never says which part was wrong)
+    ├── TooManyAttempts    locked or slowed down after failures; says when to try again
     ├── InsufficientCredits    the request costs more credits than the account has
     ├── ProviderError      the image provider failed (rejected, misconfigured, unavailable)
     ├── StorageError       the object store failed
@@ -54,6 +57,26 @@ class InvalidParameters(InvalidInput):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class InvalidForm(InvalidInput):
+    """A form's fields are wrong; one message per problem, in the order of the fields."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+class WrongCredentials(StudioError):
+    """A password (or code) did not match; the message never says whether the account exists."""
+
+
+class TooManyAttempts(StudioError):
+    """Too many failures or requests; `retry_after` is the number of seconds to wait."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InsufficientCredits(StudioError):

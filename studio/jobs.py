@@ -24,6 +24,14 @@ def run_generation(job_id: str, attempt: int) -> None:
     JobRun(bootstrap.services(), uuid.UUID(job_id), attempt).run()
 
 
+def send_mail(to: str, subject: str, text: str) -> None:
+    """Hand one mail to the mailer (SMTP, or the outbox in embedded mode)."""
+    from studio.adapters.mail import Email
+
+    bootstrap.services().mailer.send(Email(to=to, subject=subject, text=text))
+    log.info("mail sent: %s", subject)
+
+
 def reconcile() -> None:
     """Resolve stuck jobs, then schedule the next pass."""
     from studio.services.reconciler import reconcile as reconcile_jobs
@@ -54,3 +62,17 @@ def schedule_reconciler(services: Services) -> None:
         )
     except QueueError:
         log.exception("could not schedule the reconciler")
+
+
+def build_export(export_id: str) -> None:
+    """Build one "export my data" ZIP (see studio.services.account_data)."""
+    from studio.services.account_data import build_export as build
+
+    build(bootstrap.services(), uuid.UUID(export_id))
+
+
+def purge_account(user_id: str) -> None:
+    """Erase a deleted account's files and personal data (see studio.services.account_data)."""
+    from studio.services.account_data import purge_account as purge
+
+    purge(bootstrap.services(), uuid.UUID(user_id))

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     job_stale_seconds: float = Field(default=60.0, ge=1, le=3600)
     reconcile_interval_seconds: int = Field(default=30, ge=1, le=3600)
 
+    # Accounts
+    require_email_verification: bool = True
+    session_idle_minutes: int = Field(default=10080, ge=5, le=525600)
+    login_max_failures: int = Field(default=5, ge=2, le=100)
+    login_client_max_failures: int = Field(default=30, ge=2, le=10000)
+    login_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
+
     # Mail
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

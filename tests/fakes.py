@@ -31,6 +31,13 @@ class FakeUsers:
         wanted = email.strip().lower()
         return next((user for user in self.rows.values() if user.email == wanted), None)
 
+    def get_by_username(self, username: str) -> User | None:
+        wanted = username.strip().lower()
+        return next((user for user in self.rows.values() if user.username == wanted), None)
+
+    def get_by_login(self, login: str) -> User | None:
+        return self.get_by_email(login) if "@" in login else self.get_by_username(login)
+
     def add(self, user: User) -> None:
         user.id = user.id or uuid.uuid4()
         user.created_at = user.created_at or datetime.now(UTC)

@@ -29,7 +29,7 @@ from PIL import Image as PILImage
 from redis import Redis
 from rq import Queue, Worker
 
-from studio.adapters.db.models import CreditLedger, GenerationJob, Image, UsageLog, User
+from studio.adapters.db.models import CreditLedger, GenerationJob, Image, UsageLog, User, utcnow
 from studio.adapters.storage import S3Storage
 from studio.bootstrap import Services
 from studio.domain.credits import LedgerKind
@@ -202,7 +202,12 @@ def new_account(services: Services, grant: int) -> uuid.UUID:
     """A user with a unique email and `grant` credits, committed (workers see it)."""
     tag = uuid.uuid4().hex
     with services.uow() as uow:
-        user = User(email=f"{tag}@example.org", username=f"u{tag[:20]}", name="Pipeline tester")
+        user = User(
+            email=f"{tag}@example.org",
+            username=f"u{tag[:20]}",
+            name="Pipeline tester",
+            email_verified_at=utcnow(),
+        )
         uow.session.add(user)
         uow.session.flush()
         if grant:

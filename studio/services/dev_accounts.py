@@ -6,7 +6,7 @@ Refused on the server unless DEV_SIGN_IN is on, which Settings allows only in em
 from __future__ import annotations
 
 from studio.adapters.db import SqlUnitOfWork
-from studio.adapters.db.models import User
+from studio.adapters.db.models import User, utcnow
 from studio.domain.accounts import Account, Role
 from studio.errors import Forbidden
 from studio.services.accounts import to_account
@@ -27,7 +27,9 @@ def sign_in_demo(uow: SqlUnitOfWork, settings: Settings, role: Role) -> Account:
     with uow:
         user = uow.users.get_by_email(email)
         if user is None:
-            user = User(email=email, username=username, name=name, role=role.value)
+            user = User(
+                email=email, username=username, name=name, role=role.value, email_verified_at=utcnow()
+            )
             uow.users.add(user)
             grant_signup_credits(uow.session, user.id)
         account = to_account(user)

@@ -22,7 +22,7 @@ from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
 from studio.domain.parameters import Request, provider_arguments
-from studio.errors import InvalidInput, NotFound, QueueError
+from studio.errors import Forbidden, InvalidInput, NotFound, QueueError
 from studio.services import catalogue, credits
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ def start_generation(
     existing = _find_by_key(services, account_id, idempotency_key)
     if existing is not None:
         return existing
+    _check_may_generate(services, account_id)
     spec = catalogue.model_spec(services.uow(), request.model)
     request = _with_seed(spec, request)
     arguments = provider_arguments(spec, request)
@@ -168,6 +169,21 @@ def start_generation(
         return existing
     _dispatch(services, job.id, 1, priority)
     return get_job(services, account_id, job.id)
+
+
+UNVERIFIED = (
+    "Confirm your email address first: open the link we mailed you (your Account page can send it again)."
+)
+
+
+def _check_may_generate(services: Services, account_id: uuid.UUID) -> None:
+    """Only active accounts generate, and only verified ones when REQUIRE_EMAIL_VERIFICATION is on."""
+    with services.uow() as uow:
+        user = uow.users.get(account_id)
+        if user is None or user.disabled_at is not None or user.deleted_at is not None:
+            raise Forbidden("This account cannot generate images.")
+        if services.settings.require_email_verification and user.email_verified_at is None:
+            raise Forbidden(UNVERIFIED)
 
 
 def _dispatch(services: Services, job_id: uuid.UUID, attempt: int, priority: int) -> None:

@@ -7,11 +7,12 @@ from dataclasses import replace
 
 import streamlit as st
 
+from studio.domain.accounts import Account
 from studio.domain.catalogue import NEGATIVE_PROMPT_MAX_CHARS, PROMPT_MAX_CHARS, ModelSpec
 from studio.domain.credits import standard_image_credits
 from studio.domain.parameters import Request
 from studio.errors import InvalidParameters
-from studio.services import generation
+from studio.services import generation, profile
 from studio.services.generation import Quote
 from studio.ui import generate_params
 from studio.ui.deps import services
@@ -21,6 +22,7 @@ MODEL = "gen.model"
 PROMPT = "gen.prompt"
 _SUBMISSION = "gen.submission"
 _NOTICE = "gen.notice"
+_DEFAULTS_APPLIED = "gen.defaults_applied"
 
 
 def model_label(spec: ModelSpec) -> str:
@@ -110,7 +112,11 @@ def submit_buttons(can_pay: bool) -> str | None:
             key=f"gen.submit.{submission_key()}",
         )  # fmt: skip
         check = st.form_submit_button("Update cost", icon=":material/calculate:", key="gen.check")
-    return "generate" if generate else "check" if check else None
+        keep = st.form_submit_button(
+            "Save as my defaults", icon=":material/bookmark:", key="gen.defaults", type="tertiary",
+            help="Open the Generate page with this model, style and settings (not the prompt or seed)",
+        )  # fmt: skip
+    return "generate" if generate else "check" if check else "defaults" if keep else None
 
 
 def recall(request: Request, spec: ModelSpec | None) -> None:
@@ -125,6 +131,26 @@ def recall(request: Request, spec: ModelSpec | None) -> None:
         state[key(spec, "negative_prompt")] = request.negative_prompt
     generate_params.restore(spec, request)
     state[_NOTICE] = "The job's prompt, model and settings are back in the form, with its seed locked."
+
+
+def apply_defaults(account_id: uuid.UUID, models: list[ModelSpec]) -> None:
+    """Once per session, before the widgets are made: start from the person's saved defaults."""
+    if st.session_state.get(_DEFAULTS_APPLIED):
+        return
+    st.session_state[_DEFAULTS_APPLIED] = True
+    saved = profile.defaults(services(), account_id)
+    spec = next((m for m in models if saved and m.endpoint_id == saved.request.model), None)
+    if saved is None or spec is None:
+        return
+    st.session_state[MODEL] = spec.endpoint_id
+    generate_params.restore(spec, saved.request)
+
+
+def verification_notice(account: Account) -> None:
+    if account.email_verified or not services().settings.require_email_verification:
+        return
+    st.info(generation.UNVERIFIED, icon=":material/mark_email_unread:")
+    st.page_link("pages/home.py", label="Send the link again from your Account page", icon=":material/send:")
 
 
 def show_notice() -> None:

@@ -6,8 +6,20 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from studio.domain.accounts import Account
+from studio.services.mails import RESET_PATH, VERIFY_PATH
 
 PageGroups = dict[str, list[StreamlitPage]]
+
+
+def _verify_page() -> StreamlitPage:
+    """Mail links open this page whether or not the browser is signed in."""
+    return st.Page(
+        "pages/verify_email.py",
+        title="Verify email",
+        icon=":material/mark_email_read:",
+        url_path=VERIFY_PATH,
+        visibility="hidden",
+    )
 
 
 def pages_for(account: Account | None) -> PageGroups:
@@ -16,6 +28,27 @@ def pages_for(account: Account | None) -> PageGroups:
             "": [
                 st.Page("pages/welcome.py", title="Welcome", icon=":material/waving_hand:", default=True),
                 st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in"),
+                st.Page(
+                    "pages/register.py",
+                    title="Create account",
+                    icon=":material/person_add:",
+                    url_path="register",
+                ),
+                st.Page(
+                    "pages/forgot_password.py",
+                    title="Forgot password",
+                    icon=":material/lock_reset:",
+                    url_path="forgot-password",
+                    visibility="hidden",
+                ),
+                st.Page(
+                    "pages/reset_password.py",
+                    title="Reset password",
+                    icon=":material/password:",
+                    url_path=RESET_PATH,
+                    visibility="hidden",
+                ),
+                _verify_page(),
             ]
         }
     groups: PageGroups = {
@@ -28,6 +61,7 @@ def pages_for(account: Account | None) -> PageGroups:
                 default=True,
             ),
             st.Page("pages/home.py", title="Account", icon=":material/account_circle:", url_path="account"),
+            _verify_page(),
         ],
     }
     if account.is_admin:

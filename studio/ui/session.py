@@ -1,37 +1,219 @@
-"""Who is signed in, kept per browser session and checked against the database on every run."""
+"""Who is signed in: streamlit-authenticator's cookie and state, backed by the users table, and checked
+against the database on every run.
+
+Home.py calls `restore()` first in every run, before `st.navigation`. It builds the run's one
+`Authenticate` (its cookie manager renders once per run, key "init"). Its credentials dict holds a
+`UserDirectory`: the users table read one row at a time, so a run never loads every user.
+
+Three checks decide whether a session is still signed in:
+- the live session carries the user's `session_version`; a bump (sign out everywhere, a new password, a
+  disabled account) ends it at its next run;
+- a cookie restored on a reload must have been issued after the last bump (`sessions_valid_from`);
+- a session idle for SESSION_IDLE_MINUTES ends. The cookie lives that long and is refreshed while the
+  session is used, so an idle browser's cookie expires on its own.
+
+streamlit-authenticator's traps (see the reference): never `st.rerun()` in the run that writes or deletes
+its cookie. Sign-in completes in a form callback, so the run that follows already builds the signed-in
+navigation and writes the cookie; sign-out happens in Home.py before `st.navigation`.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
+import jwt
 import streamlit as st
+import streamlit_authenticator as stauth
 
 from studio.domain.accounts import Account
 from studio.services import accounts
 from studio.ui.deps import services
 
-_USER_ID = "user_id"
+COOKIE_NAME = "studio_session"
+_STATE = "studio.session"
+_AUTH = "studio.authenticator"
+_NOTICE = "studio.session_notice"
 _ACCOUNT = "account"
+_USER_ID = "user_id"
+_REFRESH_EVERY = 15 * 60  # seconds between cookie refreshes while a session is used
+
+
+class UserDirectory(dict[str, dict[str, Any]]):
+    """streamlit-authenticator's `credentials["usernames"]`, filled from the users table on lookup.
+
+    The library looks users up by name (`in`, `[]`, `.get`); each lookup reads one row by its unique
+    index. It would iterate all users only in widgets the studio does not use (its sign-up and "forgot
+    username" forms, the concurrent-user limit).
+    """
+
+    def __init__(self, load: Callable[[str], dict[str, Any] | None]) -> None:
+        super().__init__()
+        self._load = load
+
+    def __missing__(self, username: str) -> dict[str, Any]:
+        entry = self._load(username)
+        if entry is None:
+            raise KeyError(username)
+        self[username] = entry
+        return entry
+
+    def __contains__(self, username: object) -> bool:
+        if not isinstance(username, str):
+            return False
+        try:
+            self[username]
+        except KeyError:
+            return False
+        return True
+
+    def get(self, username: str, default: Any = None) -> Any:
+        try:
+            return self[username]
+        except KeyError:
+            return default
+
+
+@dataclass(frozen=True)
+class _Session:
+    user_id: uuid.UUID
+    version: int
+    last_seen: float
+    cookie_at: float  # when this session last wrote its cookie; 0: not yet
+
+
+def cookie_key(secret: str) -> str:
+    """The key that signs session cookies, derived from SECRET_KEY (a new SECRET_KEY signs everyone out)."""
+    return hmac.new(secret.encode(), b"studio session cookie", hashlib.sha256).hexdigest()
+
+
+def idle_seconds() -> float:
+    return float(services().settings.session_idle_minutes * 60)
+
+
+def decode_cookie(raw: str, key: str, lifetime: float, now: float) -> tuple[str, datetime] | None:
+    """The username and issue time of a valid, unexpired session cookie; None for anything else."""
+    try:
+        token = jwt.decode(raw, key, algorithms=["HS256"])
+    except jwt.InvalidTokenError:
+        return None
+    username, expires = token.get("username"), token.get("exp_date")
+    if not isinstance(username, str) or not isinstance(expires, int | float) or expires <= now:
+        return None
+    return username, datetime.fromtimestamp(expires - lifetime, UTC)
+
+
+def _authenticator() -> Any:
+    settings = services().settings
+    credentials: dict[str, Any] = {"usernames": {}}
+    auth = stauth.Authenticate(
+        credentials,
+        COOKIE_NAME,
+        cookie_key(services().secret),
+        cookie_expiry_days=settings.session_idle_minutes / (24 * 60),
+        auto_hash=False,
+        login_sleep_time=0,
+    )
+    # The library keeps this dict and looks users up in it; from here on it reads the users table.
+    credentials["usernames"] = UserDirectory(lambda name: accounts.credential_entry(services().uow(), name))
+    return auth
 
 
 def restore() -> Account | None:
     """Reload the signed-in account (Home.py calls this first, before building the navigation)."""
-    raw = st.session_state.get(_USER_ID)
-    account = accounts.get_account(services().uow(), uuid.UUID(raw)) if raw else None
-    if account is None:
-        st.session_state.pop(_USER_ID, None)
+    auth = _authenticator()
+    st.session_state[_AUTH] = auth
+    now = time.time()
+    state: _Session | None = st.session_state.get(_STATE) or _from_cookie(auth, now)
+    account = None
+    if state is not None:
+        account = accounts.session_account(services().uow(), state.user_id, state.version)
+        if account is None:
+            _end(auth, "You were signed out: your password was changed or every session was signed out.")
+        elif now - state.last_seen > idle_seconds():
+            account = None
+            _end(auth, "You were signed out after a while without activity. Sign in again to continue.")
+        else:
+            if now - state.cookie_at > min(_REFRESH_EVERY, idle_seconds() / 4):
+                auth.cookie_controller.set_cookie()
+                state = replace(state, cookie_at=now)
+            st.session_state[_STATE] = replace(state, last_seen=now)
+            st.session_state[_USER_ID] = str(account.id)
     st.session_state[_ACCOUNT] = account
     return account
 
 
-def sign_in(account: Account) -> None:
-    st.session_state[_USER_ID] = str(account.id)
+def _from_cookie(auth: Any, now: float) -> _Session | None:
+    if st.session_state.get("logout"):  # streamlit-authenticator's flag: this browser session signed out
+        return None
+    # Not .get(): under AppTest the cookies are a mock whose .get answers anything.
+    raw = st.context.cookies[COOKIE_NAME] if COOKIE_NAME in st.context.cookies else None  # noqa: SIM401
+    if not isinstance(raw, str) or not raw:
+        return None
+    decoded = decode_cookie(raw, cookie_key(services().secret), idle_seconds(), now)
+    account = accounts.cookie_account(services().uow(), *decoded) if decoded else None
+    if account is None or decoded is None:
+        auth.cookie_controller.delete_cookie()
+        return None
+    auth.login(location="unrendered")  # the library restores its state from the same cookie
+    if not st.session_state.get("authentication_status"):
+        return None
+    accounts.record_sign_in(services().uow(), account.username)
+    return _Session(account.id, account.session_version, last_seen=now, cookie_at=decoded[1].timestamp())
+
+
+def complete_sign_in(account: Account) -> None:
+    """Sign `account` in (its password, and code if any, already checked). Call it from a widget callback:
+    the run that follows builds the signed-in navigation and writes the cookie."""
+    auth = st.session_state[_AUTH]
+    st.session_state["logout"] = None
+    auth.authentication_controller.login(token={"username": account.username})
+    accounts.record_sign_in(services().uow(), account.username)
+    st.session_state[_STATE] = _Session(account.id, account.session_version, time.time(), cookie_at=0.0)
     st.session_state[_ACCOUNT] = account
+    st.session_state.pop(_NOTICE, None)
+
+
+def keep_session(account: Account) -> None:
+    """After this session's own password change: keep it signed in on the new session version."""
+    state: _Session | None = st.session_state.get(_STATE)
+    if state is not None:
+        st.session_state[_STATE] = replace(state, version=account.session_version, cookie_at=0.0)
 
 
 def sign_out() -> None:
-    st.session_state.pop(_USER_ID, None)
+    """End this browser session and delete its cookie (call it in Home.py, before st.navigation)."""
+    _end(st.session_state[_AUTH], None)
+
+
+def _end(auth: Any, notice: str | None) -> None:
+    if st.session_state.get("authentication_status"):
+        auth.logout(location="unrendered")  # deletes the cookie and the library's state
+    elif COOKIE_NAME in st.context.cookies:
+        auth.cookie_controller.delete_cookie()
+    st.session_state["logout"] = True
+    for key in (_STATE, _USER_ID):
+        st.session_state.pop(key, None)
     st.session_state[_ACCOUNT] = None
+    if notice:
+        st.session_state[_NOTICE] = notice
+
+
+def notice() -> str | None:
+    """Why this session was just signed out, once."""
+    message: str | None = st.session_state.pop(_NOTICE, None)
+    return message
+
+
+def client_address() -> str | None:
+    """The client's address for counting failed sign-ins (None on localhost)."""
+    return st.context.ip_address
 
 
 def account() -> Account | None:

@@ -16,6 +16,10 @@ class Users(Protocol):
 
     def get_by_email(self, email: str) -> User | None: ...
 
+    def get_by_username(self, username: str) -> User | None: ...
+
+    def get_by_login(self, login: str) -> User | None: ...
+
     def add(self, user: User) -> None: ...
 
 
@@ -28,6 +32,13 @@ class UserRepository:
 
     def get_by_email(self, email: str) -> User | None:
         return self.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+
+    def get_by_username(self, username: str) -> User | None:
+        return self.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+
+    def get_by_login(self, login: str) -> User | None:
+        """By email when it looks like one, else by username (both are unique and indexed)."""
+        return self.get_by_email(login) if "@" in login else self.get_by_username(login)
 
     def add(self, user: User) -> None:
         self.session.add(user)

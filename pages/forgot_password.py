@@ -1,0 +1,24 @@
+"""Forgot password: mail a one-time reset link. The answer is the same whether the address has an account."""
+
+import streamlit as st
+
+from studio.errors import InvalidForm
+from studio.services import accounts
+from studio.ui.deps import services
+
+st.title("Reset your password", anchor=False)
+with st.form("forgot.form"):
+    email = st.text_input("The email address of your account", max_chars=320, autocomplete="email")
+    submitted = st.form_submit_button("Send me a link", type="primary", icon=":material/send:")
+if submitted:
+    try:
+        accounts.request_password_reset(services(), email)
+    except InvalidForm as err:
+        st.error(" ".join(err.problems), icon=":material/error:")
+    else:
+        st.success(
+            "If that address has an account, a link to reset its password is on its way. "
+            "It works once, for an hour. No mail after a few minutes? Check your spam folder.",
+            icon=":material/mark_email_unread:",
+        )
+st.page_link("pages/sign_in.py", label="Back to sign in", icon=":material/login:")

@@ -1,0 +1,165 @@
+"""Profile: the avatar (a real image, checked and resized before it is stored) and the generation
+defaults a person keeps (model, style and parameters, applied when the Generate page opens)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import uuid
+import warnings
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from PIL import Image as PILImage
+from PIL import ImageOps
+from sqlalchemy.orm import Session
+
+from studio.adapters.db.models import User, UserSettings
+from studio.domain.accounts import Account
+from studio.domain.parameters import Request, provider_arguments
+from studio.errors import InvalidInput, NotFound, StorageError
+from studio.services import catalogue
+from studio.services.accounts import to_account
+
+if TYPE_CHECKING:
+    from studio.bootstrap import Services
+
+AVATAR_MAX_BYTES = 5 * 1024 * 1024
+AVATAR_MAX_PIXELS = 40_000_000  # checked from the header, before any pixel is decoded
+AVATAR_SIDE = 256
+AVATAR_URL_SECONDS = 3600
+_AVATAR_FORMATS = {"PNG", "JPEG", "WEBP", "GIF"}
+
+
+def avatar_image(data: bytes) -> bytes:
+    """A square WebP of AVATAR_SIDE pixels from an uploaded file, or InvalidInput saying what is wrong."""
+    if not data:
+        raise InvalidInput("The file is empty.")
+    if len(data) > AVATAR_MAX_BYTES:
+        raise InvalidInput(f"A picture can be at most {AVATAR_MAX_BYTES // (1024 * 1024)} MB; this one is "
+                           f"{len(data) / (1024 * 1024):.1f} MB.")  # fmt: skip
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            square = _square(data)
+    except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError):
+        raise InvalidInput("That picture has too many pixels; use one under 40 megapixels.") from None
+    except InvalidInput:
+        raise
+    except (OSError, ValueError, SyntaxError):
+        raise InvalidInput(
+            "That file is not a picture the studio can read (PNG, JPEG, WebP or GIF)."
+        ) from None
+    out = io.BytesIO()
+    square.save(out, "WEBP", quality=85)
+    return out.getvalue()
+
+
+def _square(data: bytes) -> PILImage.Image:
+    with PILImage.open(io.BytesIO(data)) as image:
+        if image.format not in _AVATAR_FORMATS:
+            raise InvalidInput("Use a PNG, JPEG, WebP or GIF picture.")
+        width, height = image.size
+        if width * height > AVATAR_MAX_PIXELS:
+            raise InvalidInput(f"That picture is {width}×{height} pixels; use one under 40 megapixels.")
+        image.seek(0)
+        image.load()
+        return ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), (AVATAR_SIDE, AVATAR_SIDE))
+
+
+def set_avatar(services: Services, user_id: uuid.UUID, data: bytes) -> Account:
+    """Store a new avatar and drop the old one."""
+    picture = avatar_image(data)
+    key = f"avatars/{user_id}/{uuid.uuid4().hex}.webp"
+    services.storage.put(key, picture, "image/webp")
+    with services.uow() as uow:
+        user = uow.users.get(user_id)
+        if user is None or user.deleted_at is not None:
+            services.storage.delete(key)
+            raise NotFound("no such account")
+        old, user.avatar_key = user.avatar_key, key
+        account = to_account(user)
+        uow.commit()
+    _delete_quietly(services, old)
+    return account
+
+
+def remove_avatar(services: Services, user_id: uuid.UUID) -> Account:
+    with services.uow() as uow:
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFound("no such account")
+        old, user.avatar_key = user.avatar_key, None
+        account = to_account(user)
+        uow.commit()
+    _delete_quietly(services, old)
+    return account
+
+
+def _delete_quietly(services: Services, key: str | None) -> None:
+    if key:
+        with contextlib.suppress(StorageError):  # at worst an orphaned 256 px file
+            services.storage.delete(key)
+
+
+def avatar_url(services: Services, account: Account) -> str | None:
+    return services.storage.url(account.avatar_key, AVATAR_URL_SECONDS) if account.avatar_key else None
+
+
+# --- generation defaults ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What the Generate page starts from: a request without prompt or seed."""
+
+    request: Request
+    model_name: str
+
+
+def _settings_row(session: Session, user: User | None) -> UserSettings:
+    if user is None or user.deleted_at is not None:
+        raise NotFound("no such account")
+    row = session.get(UserSettings, user.id)
+    if row is None:
+        row = UserSettings(user_id=user.id)
+        session.add(row)
+    return row
+
+
+def save_defaults(services: Services, user_id: uuid.UUID, request: Request) -> Defaults:
+    """Keep `request`'s model, style and parameters (not its prompt or seed) as the person's defaults;
+    refused, with every problem named, when the model would not accept them."""
+    spec = catalogue.model_spec(services.uow(), request.model)
+    params = {name: value for name, value in request.params.items() if name != "seed"}
+    kept = replace(request, prompt="", negative_prompt="", params=params)
+    provider_arguments(spec, replace(kept, prompt="check"))  # raises InvalidParameters
+    with services.uow() as uow:
+        row = _settings_row(uow.session, uow.users.get(user_id))
+        row.default_model = spec.endpoint_id
+        row.default_params = kept.to_json()
+        uow.commit()
+    return Defaults(kept, spec.name)
+
+
+def defaults(services: Services, user_id: uuid.UUID) -> Defaults | None:
+    """The saved defaults, while their model is still switched on."""
+    with services.uow() as uow:
+        row = uow.session.get(UserSettings, user_id)
+        model, saved = (row.default_model, dict(row.default_params)) if row else (None, {})
+    if not model:
+        return None
+    enabled = {spec.endpoint_id: spec for spec in catalogue.enabled_models(services.uow())}
+    spec = enabled.get(model)
+    if spec is None:
+        return None
+    request = Request.from_json(saved) if saved else Request(model, "", "", "None", {})
+    return Defaults(replace(request, model=model), spec.name)
+
+
+def clear_defaults(services: Services, user_id: uuid.UUID) -> None:
+    with services.uow() as uow:
+        row = _settings_row(uow.session, uow.users.get(user_id))
+        row.default_model = None
+        row.default_params = {}
+        uow.commit()

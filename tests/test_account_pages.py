@@ -1,0 +1,307 @@
+"""The account pages in Streamlit's AppTest: sign-up, sign-in and out, forgot and reset, the Account page.
+
+Embedded services; mails land in the outbox, where the tests read the links.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+from streamlit.testing.v1 import AppTest
+
+from studio.adapters.mail import OutboxMailer
+from studio.bootstrap import Services
+from studio.services import accounts, profile
+from tests.conftest import embedded_settings, installed, wait_for
+from tests.test_app_pages import ADMIN_PAGE, _navigation_only, home, registered, titles  # noqa: F401
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def studio(tmp_path: Path) -> Iterator[Services]:
+    with installed(embedded_settings(tmp_path / "data", login_max_failures=3)) as services:
+        yield services
+
+
+def outbox_link(services: Services, subject: str, path: str) -> str:
+    mailer = services.mailer
+    assert isinstance(mailer, OutboxMailer)
+
+    def found() -> list[str]:
+        return [m.text for m in mailer.messages() if subject in m.subject]
+
+    wait_for(lambda: bool(found()))
+    match = re.search(rf"/{path}\?token=([\w-]+)", found()[0])
+    assert match, found()[0]
+    return match.group(1)
+
+
+def fill(app: AppTest, values: dict[str, str]) -> None:
+    for label, value in values.items():
+        next(field for field in app.text_input if field.label == label).input(value)
+
+
+def press(app: AppTest, label: str) -> AppTest:
+    next(button for button in app.button if button.label == label).click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def errors(app: AppTest) -> list[str]:
+    return [error.value for error in app.error]
+
+
+def register_page() -> AppTest:
+    app = home()
+    app.switch_page("pages/register.py").run()
+    return app
+
+
+def sign_in(app: AppTest, login: str, password: str) -> AppTest:
+    app.switch_page("pages/sign_in.py").run()
+    fill(app, {"Username or email": login, "Password": password})
+    return press(app, "Sign in")
+
+
+def new_account(services: Services, name: str = "ada", *, verified: bool = True) -> uuid.UUID:
+    account = accounts.register(
+        services,
+        email=f"{name}@example.org",
+        username=name,
+        name=name.title(),
+        password=PASSWORD,
+        repeat=PASSWORD,
+    )
+    if verified:
+        accounts.verify_email(services, outbox_link(services, "Confirm", "verify-email"))
+    return account.id
+
+
+def test_register_then_verify_then_sign_in(studio: Services) -> None:
+    app = register_page()
+    fill(
+        app,
+        {
+            "Email": "ada@example.org",
+            "Username": "ada",
+            "Name": "Ada Lovelace",
+            "Password": PASSWORD,
+            "Repeat the password": PASSWORD,
+        },
+    )
+    press(app, "Create account")
+    assert "We sent a link to **ada@example.org**" in app.success[0].value.replace("\\", "")
+    token = outbox_link(studio, "Confirm", "verify-email")
+    verify = home()
+    verify.query_params["token"] = token
+    verify.switch_page("pages/verify_email.py").run()
+    assert "is confirmed" in verify.success[0].value
+    signed_in = sign_in(home(), "ada", PASSWORD)
+    assert titles(signed_in) == ["Generate"]
+    assert signed_in.session_state["account"].email_verified
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"Email": "ada@"}, "That is not an email address; it should look like name@example.com."),
+        ({"Password": "weak", "Repeat the password": "weak"}, "A password has at least 10 characters."),
+        ({"Name": "x" * 10_000}, "A name has at most 200 characters; this one has 10,000."),
+        ({"Repeat the password": "something else"}, "The two passwords are not the same."),
+    ],
+)
+def test_register_explains_each_problem(studio: Services, fields: dict[str, str], message: str) -> None:
+    app = register_page()
+    good = {
+        "Email": "ada@example.org",
+        "Username": "ada",
+        "Name": "Ada",
+        "Password": PASSWORD,
+        "Repeat the password": PASSWORD,
+    }
+    fill(app, good | fields)
+    press(app, "Create account")
+    assert errors(app) == [message]
+    assert not app.success
+
+
+def test_register_refuses_a_duplicate_email_and_username(studio: Services) -> None:
+    new_account(studio, verified=False)
+    app = register_page()
+    fill(
+        app,
+        {
+            "Email": "ADA@example.org",
+            "Username": "Ada",
+            "Name": "Ada",
+            "Password": PASSWORD,
+            "Repeat the password": PASSWORD,
+        },
+    )
+    press(app, "Create account")
+    assert errors(app) == [
+        "That email address already has an account: sign in, or reset your password.",
+        "That username is taken; choose another.",
+    ]
+
+
+def test_sign_in_failures_read_the_same_then_lock(studio: Services) -> None:
+    new_account(studio)
+    app = sign_in(home(), "ada", "wrong password!")
+    assert errors(app) == [accounts.WRONG_CREDENTIALS]
+    assert sign_in(app, "nobody", "wrong password!").error[0].value == accounts.WRONG_CREDENTIALS
+    sign_in(app, "ada", "wrong password!")
+    sign_in(app, "ada", "wrong password!")
+    locked = sign_in(app, "ada", PASSWORD)
+    assert re.fullmatch(
+        r"Too many failed sign-ins\. For your safety, try again in \d+ minutes, or reset your password\.",
+        locked.error[0].value,
+    )
+    assert locked.session_state["account"] is None
+
+
+def test_sign_in_then_sign_out(studio: Services) -> None:
+    new_account(studio)
+    app = sign_in(home(), "ADA@example.org", PASSWORD)
+    assert titles(app) == ["Generate"]
+    assert app.session_state["authentication_status"]  # streamlit-authenticator's own state agrees
+    assert app.session_state["username"] == "ada"
+    app.button(key="sign_out").click().run()
+    assert app.session_state["account"] is None
+    assert not app.session_state["authentication_status"]
+    assert not registered(app, "pages/generate.py")
+
+
+def test_forgot_and_reset_password(studio: Services) -> None:
+    new_account(studio)
+    app = home()
+    app.switch_page("pages/forgot_password.py").run()
+    fill(app, {"The email address of your account": "nobody@example.org"})
+    press(app, "Send me a link")
+    same_message = app.success[0].value
+    fill(app, {"The email address of your account": "ada@example.org"})
+    press(app, "Send me a link")
+    assert app.success[0].value == same_message
+    token = outbox_link(studio, "Reset your password", "reset-password")
+
+    reset = home()
+    reset.query_params["token"] = token
+    reset.switch_page("pages/reset_password.py").run()
+    fill(reset, {"New password": "short", "Repeat it": "short"})
+    press(reset, "Set the new password")
+    assert errors(reset) == ["A password has at least 10 characters."]
+    fill(reset, {"New password": "staple moon river seven", "Repeat it": "staple moon river seven"})
+    press(reset, "Set the new password")
+    assert "Your password is changed" in reset.success[0].value
+    assert sign_in(home(), "ada", "staple moon river seven").session_state["account"] is not None
+
+    again = home()
+    again.query_params["token"] = token
+    again.switch_page("pages/reset_password.py").run()
+    assert "already been used" in again.error[0].value
+    assert not again.text_input  # no form for a used link
+
+
+def test_a_forged_reset_link_shows_no_form(studio: Services) -> None:
+    app = home()
+    app.query_params["token"] = "forged-token"
+    app.switch_page("pages/reset_password.py").run()
+    assert "not valid" in app.error[0].value
+    assert not app.text_input
+
+
+def account_page(services: Services) -> AppTest:
+    new_account(services)
+    app = sign_in(home(), "ada", PASSWORD)
+    app.switch_page("pages/home.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_change_password_keeps_this_session_and_ends_the_others(studio: Services) -> None:
+    new_account(studio)
+    other = sign_in(home(), "ada", PASSWORD)
+    app = sign_in(home(), "ada", PASSWORD)
+    app.switch_page("pages/home.py").run()
+    fill(app, {"Current password": "not my password", "New password": "x", "Repeat the new password": "x"})
+    press(app, "Change password")
+    assert "Your current password is not right." in errors(app)
+    fill(
+        app,
+        {
+            "Current password": PASSWORD,
+            "New password": "staple moon river seven",
+            "Repeat the new password": "staple moon river seven",
+        },
+    )
+    press(app, "Change password")
+    assert "Every other session was signed out" in app.success[0].value
+    app.run()
+    assert app.session_state["account"] is not None  # this session stays
+    other.run()
+    assert other.session_state["account"] is None  # the other one is signed out, and told why
+    assert "password was changed" in other.info[0].value
+
+
+def test_sign_out_everywhere(studio: Services) -> None:
+    app = account_page(studio)
+    press(app, "Sign out everywhere")
+    assert app.session_state["account"] is None
+
+
+def test_profile_validation(studio: Services) -> None:
+    app = account_page(studio)
+    name_field = next(field for field in app.text_input if field.label == "Name")
+    name_field.input("n" * 10_000)
+    press(app, "Save name")
+    assert "A name has at most 200 characters; this one has 10,000." in errors(app)
+    new_account(studio, "bob", verified=False)
+    fill(app, {"New email address": "bob@example.org", "Your password": PASSWORD})
+    press(app, "Change email")
+    assert "That email address already has an account: sign in, or reset your password." in errors(app)
+    fill(app, {"New email address": "not an email", "Your password": PASSWORD})
+    press(app, "Change email")
+    assert "That is not an email address; it should look like name@example.com." in errors(app)
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (width, height), (200, 80, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_avatars_are_real_images_resized_into_storage(studio: Services) -> None:
+    user_id = new_account(studio)
+    with pytest.raises(Exception, match="not a picture"):
+        profile.set_avatar(studio, user_id, b"%PDF-1.4 not an image")
+    with pytest.raises(Exception, match="at most 5 MB"):
+        profile.set_avatar(studio, user_id, b"\0" * (5 * 1024 * 1024 + 1))
+    account = profile.set_avatar(studio, user_id, png(1200, 800))
+    assert account.avatar_key is not None
+    with PILImage.open(io.BytesIO(studio.storage.get(account.avatar_key))) as stored:
+        assert (stored.format, stored.size) == ("WEBP", (256, 256))
+    replaced = profile.set_avatar(studio, user_id, png(300, 300))
+    assert not studio.storage.exists(account.avatar_key)  # the old one is gone
+    assert replaced.avatar_key
+    assert studio.storage.exists(replaced.avatar_key)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(studio: Services) -> None:
+    user_id = new_account(studio)
+    out = io.BytesIO()
+    PILImage.new("1", (10_000, 10_000)).save(out, "PNG")  # 100 MP in a few kB
+    with pytest.raises(Exception, match="under 40 megapixels"):
+        profile.set_avatar(studio, user_id, out.getvalue())
+
+
+def test_a_signed_in_user_cannot_reach_an_admin_page(studio: Services) -> None:
+    new_account(studio)
+    app = sign_in(home(), "ada", PASSWORD)
+    assert not registered(app, ADMIN_PAGE)
