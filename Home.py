@@ -16,4 +16,7 @@ if account is not None:
             session.sign_out()
             account = None
 
+notice = session.notice()  # why this browser was just signed out, shown once above the page
+if notice:
+    st.info(notice, icon=":material/info:")
 st.navigation(navigation.pages_for(account)).run()

@@ -7,9 +7,6 @@ from studio.ui import session, sign_in
 from studio.ui.deps import services
 
 st.title("Sign in", anchor=False)
-notice = session.notice()
-if notice:
-    st.info(notice, icon=":material/info:")
 problem = sign_in.error()
 if problem:
     st.error(problem, icon=":material/error:")
@@ -34,6 +31,11 @@ with st.form("sign_in.form"):
     st.form_submit_button(
         "Sign in", type="primary", icon=":material/login:", on_click=sign_in.submit_password
     )
+
+for provider in session.oidc_providers():
+    label = f"Continue with {provider.title()}" if provider else "Continue with single sign-on"
+    if st.button(label, icon=":material/key:", key=f"sign_in.oidc.{provider}"):
+        st.login(provider or None)
 
 links = st.columns(2)
 links[0].page_link("pages/register.py", label="Create an account", icon=":material/person_add:")

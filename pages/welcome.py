@@ -8,5 +8,8 @@ from studio.ui.deps import services
 st.title("the studio")
 st.subheader("A self-hostable, multi-user AI image studio")
 st.markdown(components.mode_summary(services().settings))
-if st.button("Sign in", type="primary", icon=":material/login:"):
-    st.switch_page("pages/sign_in.py")
+with st.container(horizontal=True):
+    if st.button("Sign in", type="primary", icon=":material/login:"):
+        st.switch_page("pages/sign_in.py")
+    if st.button("Create an account", icon=":material/person_add:"):
+        st.switch_page("pages/register.py")

@@ -5,12 +5,15 @@ Embedded services; mails land in the outbox, where the tests read the links.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 from PIL import Image as PILImage
 from streamlit.testing.v1 import AppTest
@@ -18,7 +21,8 @@ from streamlit.testing.v1 import AppTest
 from studio.adapters.mail import OutboxMailer
 from studio.bootstrap import Services
 from studio.services import accounts, profile
-from tests.conftest import embedded_settings, installed, wait_for
+from studio.ui import session
+from tests.conftest import ROOT, embedded_settings, installed, wait_for
 from tests.test_app_pages import ADMIN_PAGE, _navigation_only, home, registered, titles  # noqa: F401
 
 PASSWORD = "correct horse battery"
@@ -305,3 +309,72 @@ def test_a_signed_in_user_cannot_reach_an_admin_page(studio: Services) -> None:
     new_account(studio)
     app = sign_in(home(), "ada", PASSWORD)
     assert not registered(app, ADMIN_PAGE)
+
+
+GOOGLE = {"iss": "https://accounts.google.com", "email_verified": True, "is_logged_in": True}
+
+
+def test_single_sign_on_creates_an_account_without_a_password(studio: Services) -> None:
+    app = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    app.user = GOOGLE | {"sub": "g-1", "email": "Grace@Example.org", "name": "Grace Hopper"}
+    app.run()
+    assert not app.exception, app.exception
+    account = app.session_state["account"]
+    assert (account.email, account.username, account.name) == ("grace@example.org", "grace", "Grace Hopper")
+    assert account.email_verified
+    assert not account.has_password
+    assert titles(app) == ["Generate"]
+    app.run()  # the same identity keeps the same account
+    assert app.session_state["account"].id == account.id
+
+
+def test_single_sign_on_links_a_verified_address_to_the_existing_account(studio: Services) -> None:
+    user_id = new_account(studio)
+    app = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    app.user = GOOGLE | {"sub": "g-2", "email": "ada@example.org", "name": "Ada"}
+    app.run()
+    assert app.session_state["account"].id == user_id
+    unverified = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    unverified.user = GOOGLE | {"sub": "other", "email": "ada@example.org", "email_verified": False}
+    unverified.run()
+    assert unverified.session_state["account"] is None
+    assert "cannot be linked" in unverified.info[0].value
+
+
+def test_single_sign_on_after_sign_out_everywhere_needs_a_fresh_sign_in(studio: Services) -> None:
+    app = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    app.user = GOOGLE | {"sub": "g-3", "email": "lin@example.org", "iat": time.time() - 60}
+    app.run()
+    accounts.sign_out_everywhere(studio, app.session_state["account"].id)
+    stale = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    stale.user = GOOGLE | {"sub": "g-3", "email": "lin@example.org", "iat": time.time() - 60}
+    stale.run()
+    assert stale.session_state["account"] is None
+    assert stale.user == {"is_logged_in": False}  # st.logout() was called
+
+
+def test_an_idle_session_is_signed_out(studio: Services) -> None:
+    new_account(studio)
+    app = sign_in(home(), "ada", PASSWORD)
+    state = app.session_state["studio.session"]
+    idle = studio.settings.session_idle_minutes * 60
+    app.session_state["studio.session"] = dataclasses.replace(state, last_seen=state.last_seen - idle - 1)
+    app.run()
+    assert app.session_state["account"] is None
+    assert (
+        "without activity" in app.info[0].value
+        or "without activity" in app.session_state["studio.session_notice"]
+    )
+
+
+def test_session_cookies_are_checked_by_signature_and_expiry() -> None:
+    key, now = session.cookie_key("k" * 48), time.time()  # 64 hex characters, as the app derives it
+    good = jwt.encode({"username": "ada", "exp_date": now + 60}, key, algorithm="HS256")
+    username, issued = session.decode_cookie(good, key, 600, now) or ("", None)
+    assert username == "ada"
+    assert issued is not None
+    assert abs(issued.timestamp() - (now - 540)) < 1
+    forged = jwt.encode({"username": "admin", "exp_date": now + 60}, "another key of 32 bytes or longer", algorithm="HS256")
+    expired = jwt.encode({"username": "ada", "exp_date": now - 1}, key, algorithm="HS256")
+    for raw in (forged, expired, good[:-2] + "xx", "not a token"):
+        assert session.decode_cookie(raw, key, 600, now) is None

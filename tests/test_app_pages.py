@@ -83,11 +83,11 @@ def set_role(services: Services, email: str, **fields: object) -> None:
         uow.commit()
 
 
-def test_anonymous_visitors_see_the_welcome_and_sign_in_only(embedded_services: Services) -> None:
+def test_anonymous_visitors_see_the_welcome_and_the_ways_in_only(embedded_services: Services) -> None:
     app = home()
     assert titles(app) == ["the studio"]
     assert "Embedded mode" in app.markdown[0].value
-    assert [button.label for button in app.button] == ["Sign in"]
+    assert [button.label for button in app.button] == ["Sign in", "Create an account"]
     assert registered(app, "pages/sign_in.py")
     assert not registered(app, "pages/home.py")
     assert not registered(app, "pages/generate.py")

@@ -23,16 +23,18 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from studio.domain.accounts import Account
+from studio.errors import StudioError
 from studio.services import accounts
 from studio.ui.deps import services
 
@@ -40,6 +42,7 @@ COOKIE_NAME = "studio_session"
 _STATE = "studio.session"
 _AUTH = "studio.authenticator"
 _NOTICE = "studio.session_notice"
+_OIDC_REFUSED = "studio.oidc_refused"
 _ACCOUNT = "account"
 _USER_ID = "user_id"
 _REFRESH_EVERY = 15 * 60  # seconds between cookie refreshes while a session is used
@@ -86,6 +89,7 @@ class _Session:
     version: int
     last_seen: float
     cookie_at: float  # when this session last wrote its cookie; 0: not yet
+    via: Literal["password", "oidc"] = "password"
 
 
 def cookie_key(secret: str) -> str:
@@ -130,7 +134,7 @@ def restore() -> Account | None:
     auth = _authenticator()
     st.session_state[_AUTH] = auth
     now = time.time()
-    state: _Session | None = st.session_state.get(_STATE) or _from_cookie(auth, now)
+    state: _Session | None = st.session_state.get(_STATE) or _from_oidc(now) or _from_cookie(auth, now)
     account = None
     if state is not None:
         account = accounts.session_account(services().uow(), state.user_id, state.version)
@@ -140,7 +144,7 @@ def restore() -> Account | None:
             account = None
             _end(auth, "You were signed out after a while without activity. Sign in again to continue.")
         else:
-            if now - state.cookie_at > min(_REFRESH_EVERY, idle_seconds() / 4):
+            if state.via == "password" and now - state.cookie_at > min(_REFRESH_EVERY, idle_seconds() / 4):
                 auth.cookie_controller.set_cookie()
                 state = replace(state, cookie_at=now)
             st.session_state[_STATE] = replace(state, last_seen=now)
@@ -168,6 +172,44 @@ def _from_cookie(auth: Any, now: float) -> _Session | None:
     return _Session(account.id, account.session_version, last_seen=now, cookie_at=decoded[1].timestamp())
 
 
+def oidc_providers() -> list[str]:
+    """The single sign-on providers configured in `.streamlit/secrets.toml` ([auth.<name>] sections, or
+    [auth] alone for one unnamed provider); none when it has no [auth]."""
+    try:
+        section = st.secrets.get("auth")
+    except StreamlitSecretNotFoundError:
+        return []
+    if not section:
+        return []
+    named = [name for name, value in section.items() if isinstance(value, Mapping)]
+    return named or ([""] if "client_id" in section else [])
+
+
+def _from_oidc(now: float) -> _Session | None:
+    """A person signed in through st.login: their account, found, linked or created."""
+    if not st.user.get("is_logged_in") or st.session_state.get(_OIDC_REFUSED):
+        return None
+    user = st.user
+    try:
+        account = accounts.oidc_account(
+            services(),
+            subject=f"{user.get('iss', '')}|{user.get('sub', '')}"[:255],
+            email=str(user.get("email") or ""),
+            email_verified=user.get("email_verified") is True,
+            name=str(user.get("name") or ""),
+        )
+    except StudioError as err:
+        st.session_state[_OIDC_REFUSED] = True
+        st.session_state[_NOTICE] = str(err)
+        return None
+    issued = user.get("iat")
+    issued_at = datetime.fromtimestamp(issued, UTC) if isinstance(issued, int | float) else None
+    if not accounts.oidc_session_valid(services().uow(), account.id, issued_at):
+        st.logout()  # the provider's sign-in predates "sign out everywhere": ask for a fresh one
+        return None
+    return _Session(account.id, account.session_version, last_seen=now, cookie_at=now, via="oidc")
+
+
 def complete_sign_in(account: Account) -> None:
     """Sign `account` in (its password, and code if any, already checked). Call it from a widget callback:
     the run that follows builds the signed-in navigation and writes the cookie."""
@@ -193,6 +235,9 @@ def sign_out() -> None:
 
 
 def _end(auth: Any, notice: str | None) -> None:
+    state: _Session | None = st.session_state.get(_STATE)
+    if state is not None and state.via == "oidc":
+        st.logout()  # Streamlit's own identity cookie, then a fresh session
     if st.session_state.get("authentication_status"):
         auth.logout(location="unrendered")  # deletes the cookie and the library's state
     elif COOKIE_NAME in st.context.cookies:
