@@ -11,6 +11,7 @@ import json
 import mimetypes
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -64,10 +65,6 @@ class ObjectStorage(Protocol):
     def check(self) -> None: ...
 
 
-def _read_all(data: bytes | BinaryIO) -> bytes:
-    return data if isinstance(data, bytes) else data.read()
-
-
 def content_disposition(download_name: str) -> str:
     """An attachment header that survives any file name (RFC 6266 with an ASCII fallback)."""
     fallback = re.sub(r"[^A-Za-z0-9._-]", "_", download_name) or "download"
@@ -110,14 +107,23 @@ class S3Storage:
         )
 
     def put(self, key: str, data: bytes | BinaryIO, content_type: str) -> None:
+        """Bytes in one request; a file object streamed in parts (multipart above 8 MB), never read whole."""
         try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=check_key(key),
-                Body=_read_all(data),
-                ContentType=content_type,
-                CacheControl=IMMUTABLE_CACHE_CONTROL,
-            )
+            if isinstance(data, bytes):
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=check_key(key),
+                    Body=data,
+                    ContentType=content_type,
+                    CacheControl=IMMUTABLE_CACHE_CONTROL,
+                )
+            else:
+                self.client.upload_fileobj(
+                    data,
+                    self.bucket,
+                    check_key(key),
+                    ExtraArgs={"ContentType": content_type, "CacheControl": IMMUTABLE_CACHE_CONTROL},
+                )
         except (BotoCoreError, ClientError) as err:
             raise StorageError(f"could not store {key}: {err}") from err
 
@@ -211,7 +217,7 @@ class LocalStorage:
     def put(self, key: str, data: bytes | BinaryIO, content_type: str) -> None:
         path, meta = self._paths(key)
         try:
-            _write_atomically(path, _read_all(data))
+            _write_atomically(path, data)
             _write_atomically(meta, json.dumps({"content_type": content_type}).encode())
         except OSError as err:
             raise StorageError(f"could not store {key}: {err}") from err
@@ -273,13 +279,17 @@ class LocalStorage:
             raise StorageError(f"{self._objects} is not writable")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file and rename it, so readers never see half an object."""
+def _write_atomically(path: Path, data: bytes | BinaryIO) -> None:
+    """Write to a temporary file and rename it, so readers never see half an object (a file object is
+    copied in chunks)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                shutil.copyfileobj(data, handle, 1024 * 1024)
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).replace(path)
