@@ -4,8 +4,6 @@ import streamlit as st
 
 from studio.ui import components, navigation, session
 
-st.set_page_config(page_title="the studio", page_icon=":material/palette:", layout="wide")
-
 account = session.restore()
 if account is not None:
     with st.sidebar:
@@ -16,6 +14,10 @@ if account is not None:
             session.sign_out()
             account = None
 
+# One call per run, once the account is known: the signed-out pages are short forms, read best narrow.
+st.set_page_config(
+    page_title="the studio", page_icon=":material/palette:", layout="wide" if account else "centered"
+)
 notice = session.notice()  # why this browser was just signed out, shown once above the page
 if notice:
     st.info(notice, icon=":material/info:")

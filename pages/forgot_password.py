@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from studio.errors import InvalidForm
+from studio.errors import StudioError
 from studio.services import accounts
+from studio.ui import components
 from studio.ui.deps import services
 
 st.title("Reset your password", anchor=False)
@@ -13,8 +14,8 @@ with st.form("forgot.form"):
 if submitted:
     try:
         accounts.request_password_reset(services(), email)
-    except InvalidForm as err:
-        st.error(" ".join(err.problems), icon=":material/error:")
+    except StudioError as err:
+        components.refusal(err)
     else:
         st.success(
             "If that address has an account, a link to reset its password is on its way. "

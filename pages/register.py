@@ -3,7 +3,7 @@
 import streamlit as st
 
 from studio.domain.accounts import PASSWORD_POLICY
-from studio.errors import InvalidForm, StudioError
+from studio.errors import StudioError
 from studio.services import accounts
 from studio.ui import components
 from studio.ui.deps import services
@@ -28,11 +28,8 @@ if submitted:
         account = accounts.register(
             services(), email=email, username=username, name=name, password=password, repeat=repeat
         )
-    except InvalidForm as err:
-        for problem in err.problems:
-            st.error(problem, icon=":material/error:")
     except StudioError as err:
-        st.error(str(err), icon=":material/error:")
+        components.refusal(err)
     else:
         name, email = components.escape(account.name), components.escape(account.email)
         st.success(

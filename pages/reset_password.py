@@ -3,8 +3,9 @@
 import streamlit as st
 
 from studio.domain.accounts import PASSWORD_POLICY
-from studio.errors import InvalidForm, StudioError
+from studio.errors import StudioError
 from studio.services import accounts
+from studio.ui import components
 from studio.ui.deps import services
 
 st.title("Choose a new password", anchor=False)
@@ -29,11 +30,8 @@ with st.form("reset.form"):
 if submitted:
     try:
         accounts.reset_password(services(), token, password, repeat)
-    except InvalidForm as err:
-        for problem in err.problems:
-            st.error(problem, icon=":material/error:")
     except StudioError as err:
-        st.error(str(err), icon=":material/error:")
+        components.refusal(err)
     else:
         st.session_state["reset.done"] = True
         st.query_params.clear()

@@ -53,11 +53,13 @@ def http_status(url: str) -> int:
 
 
 @contextmanager
-def running_app(cwd: Path, log: Path, port: int = 0) -> Iterator[str]:
+def running_app(
+    cwd: Path, log: Path, port: int = 0, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Start the studio as `make run` does, on `port` (0: one the kernel picks), and wait until it is healthy.
 
     Give a port when the pages show images: signed file URLs name the server (PUBLIC_URL), so it must know
-    its address before it starts.
+    its address before it starts. `extra_env` adds or overrides settings (SMTP_HOST leaves embedded mode).
     """
     env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "DATA_DIR": str(cwd / "data")}
     # Demo jobs of a fixed 4 s: long enough that the progress panel (polling every second) is seen running
@@ -65,6 +67,7 @@ def running_app(cwd: Path, log: Path, port: int = 0) -> Iterator[str]:
     env["DEMO_SECONDS"] = "4"
     if port:
         env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    env |= extra_env or {}
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "server.py")]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     with log.open("w") as output:
@@ -153,7 +156,7 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     page.goto(app_url)
     expect(page.get_by_role("heading", name="the studio")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Embedded mode")).to_be_visible()
-    assert sidebar_links(page) == ["Welcome", "Sign in"]
+    assert sidebar_links(page) == ["Welcome", "Sign in", "Create account"]
     shoot(page, artifacts, "home-anonymous.png")
 
     page.get_by_role("button", name="Sign in").click()
@@ -178,7 +181,7 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="the studio")).to_be_visible()
-    assert sidebar_links(page) == ["Welcome", "Sign in"]
+    assert sidebar_links(page) == ["Welcome", "Sign in", "Create account"]
 
 
 def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
@@ -201,7 +204,7 @@ def test_a_deep_link_to_a_fresh_server_never_runs_a_page_without_home(
         page = context.new_page()
         page.goto(f"{url}/admin_system")
         expect(page.get_by_role("heading", name="the studio")).to_be_visible(timeout=30_000)
-        assert sidebar_links(page) == ["Welcome", "Sign in"]
+        assert sidebar_links(page) == ["Welcome", "Sign in", "Create account"]
         expect(page.get_by_text("This page is for administrators.")).to_have_count(0)
         expect(page.get_by_role("heading", name="System")).to_have_count(0)
         shoot(page, artifacts, "deep-link-fresh-server.png")
@@ -302,8 +305,9 @@ def test_a_failed_job_shows_the_models_reason(
         assert generation.get_job(services, user.id, job.id).status is JobStatus.FAILED
     finally:
         services.close()
-    page.goto(f"{app_url}/sign-in")  # a new session: its panel opens on the newest job
-    page.get_by_role("button", name="Continue as demo user").click()
+    page.goto(
+        f"{app_url}/generate"
+    )  # a new session, signed in by its cookie: the panel opens on the newest job
     expect(page.get_by_text("The model refused these parameters: prompt: prompt is unsafe")).to_be_visible()
     expect(
         page.get_by_text(re.compile(r"Your 1 credit was returned|Your 1 credits? (was|were) returned"))

@@ -16,12 +16,6 @@ _TOTP_URI = "account.totp_uri"
 _RECOVERY = "account.recovery_codes"
 
 
-def report(err: StudioError) -> None:
-    """A service's refusal as messages, one per problem."""
-    for problem in err.problems if isinstance(err, InvalidForm) else [str(err)]:
-        st.error(problem, icon=":material/error:")
-
-
 def verification_banner(account: Account) -> None:
     if account.email_verified:
         return
@@ -36,7 +30,7 @@ def verification_banner(account: Account) -> None:
             try:
                 accounts.resend_verification(services(), account.id)
             except StudioError as err:
-                report(err)
+                components.refusal(err)
             else:
                 st.success("A new link is on its way; it works for 48 hours.")
 
@@ -48,7 +42,8 @@ def profile_section(account: Account) -> None:
         if url:
             st.image(url, width=128)
         else:
-            st.markdown(f"### :material/account_circle: {components.escape(account.username)}")
+            st.markdown("# :material/account_circle:")
+        st.markdown(f"**{components.escape(account.username)}**")
         st.caption(f"Role: {account.role.value} · member since {account.created_at:%d %B %Y}")
     with right:
         with st.form("account.name_form"):
@@ -57,12 +52,14 @@ def profile_section(account: Account) -> None:
                 try:
                     accounts.update_name(services(), account.id, name)
                 except StudioError as err:
-                    report(err)
+                    components.refusal(err)
                 else:
                     st.success("Saved.")
         with st.form("account.avatar_form", clear_on_submit=True):
             upload = st.file_uploader(
-                "Picture (PNG, JPEG, WebP or GIF, up to 5 MB)", type=["png", "jpg", "jpeg", "webp", "gif"]
+                "Picture (PNG, JPEG, WebP or GIF)",
+                type=["png", "jpg", "jpeg", "webp", "gif"],
+                max_upload_size=profile.AVATAR_MAX_BYTES // (1024 * 1024),
             )
             columns = st.columns(2)
             save = columns[0].form_submit_button("Upload picture", icon=":material/upload:")
@@ -73,7 +70,7 @@ def profile_section(account: Account) -> None:
                     raise InvalidForm(["Choose a picture first."])
                 profile.set_avatar(services(), account.id, upload.getvalue())
             except StudioError as err:
-                report(err)
+                components.refusal(err)
             else:
                 st.rerun()
         if remove:
@@ -90,7 +87,7 @@ def profile_section(account: Account) -> None:
                 try:
                     accounts.request_email_change(services(), account.id, new_email, password)
                 except StudioError as err:
-                    report(err)
+                    components.refusal(err)
                 else:
                     st.success(
                         "We sent a link to the new address. Your account keeps its current address until "
@@ -114,7 +111,7 @@ def security_section(account: Account) -> None:
             try:
                 updated = accounts.change_password(services(), account.id, current, new, repeat)
             except StudioError as err:
-                report(err)
+                components.refusal(err)
             else:
                 session.keep_session(updated)
                 st.success("Your password is changed. Every other session was signed out.")
@@ -140,7 +137,7 @@ def two_factor_section(account: Account) -> None:
                 try:
                     two_factor.disable(services(), account.id, password)
                 except StudioError as err:
-                    report(err)
+                    components.refusal(err)
                 else:
                     st.rerun()
         return
@@ -152,7 +149,7 @@ def two_factor_section(account: Account) -> None:
             try:
                 st.session_state[_TOTP_URI] = two_factor.begin_enrolment(services(), account.id)
             except StudioError as err:
-                report(err)
+                components.refusal(err)
             else:
                 st.rerun()
         return
@@ -165,7 +162,7 @@ def two_factor_section(account: Account) -> None:
             try:
                 st.session_state[_RECOVERY] = two_factor.confirm_enrolment(services(), account.id, code)
             except StudioError as err:
-                report(err)
+                components.refusal(err)
             else:
                 st.session_state.pop(_TOTP_URI, None)
                 st.rerun()
@@ -226,7 +223,7 @@ def data_section(account: Account) -> None:
         try:
             account_data.request_export(services(), account.id)
         except StudioError as err:
-            report(err)
+            components.refusal(err)
         else:
             st.rerun()
     st.divider()
@@ -243,6 +240,6 @@ def data_section(account: Account) -> None:
                     services(), account.id, confirmation=confirmation, password=password
                 )
             except StudioError as err:
-                report(err)
+                components.refusal(err)
             else:
                 st.rerun()  # the session is revoked: the next run signs this browser out

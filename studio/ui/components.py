@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from studio.errors import InvalidForm, StudioError
 from studio.services.health import HealthReport
 from studio.settings import Settings
 
@@ -14,14 +15,21 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
 # GitHub-flavoured markdown links bare URLs even when escaped; an invisible word joiner breaks the pattern.
+# (An email address still becomes a mailto: link: harmless, and a joiner would break copying it.)
 _AUTOLINKS = re.compile(r"(?i)\b(https?|ftp)://|\bwww\.")
 _WORD_JOINER = "\u2060"
 
 
 def escape(text: str) -> str:
-    """Text a person typed, made safe to put in markdown: shown as typed, never as links or styles."""
+    """Text a person typed, made safe to put in markdown: shown as typed, never as web links or styles."""
     unlinked = _AUTOLINKS.sub(lambda match: match.group(0)[:-1] + _WORD_JOINER + match.group(0)[-1], text)
     return _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked)
+
+
+def refusal(err: StudioError) -> None:
+    """A service's refusal as error messages, one per problem of a form."""
+    for problem in err.problems if isinstance(err, InvalidForm) else [str(err)]:
+        st.error(problem, icon=":material/error:")
 
 
 def excerpt(text: str, limit: int) -> str:

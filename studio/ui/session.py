@@ -139,7 +139,10 @@ def restore() -> Account | None:
     if state is not None:
         account = accounts.session_account(services().uow(), state.user_id, state.version)
         if account is None:
-            _end(auth, "You were signed out: your password was changed or every session was signed out.")
+            _end(
+                auth,
+                "You were signed out: a new password, “sign out everywhere” or a closed account ended it.",
+            )
         elif now - state.last_seen > idle_seconds():
             account = None
             _end(auth, "You were signed out after a while without activity. Sign in again to continue.")
@@ -226,7 +229,9 @@ def keep_session(account: Account) -> None:
     """After this session's own password change: keep it signed in on the new session version."""
     state: _Session | None = st.session_state.get(_STATE)
     if state is not None:
-        st.session_state[_STATE] = replace(state, version=account.session_version, cookie_at=0.0)
+        if state.via == "password":  # in this run: a reload may come before any other run
+            st.session_state[_AUTH].cookie_controller.set_cookie()
+        st.session_state[_STATE] = replace(state, version=account.session_version, cookie_at=time.time())
 
 
 def sign_out() -> None:
