@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
+from playwright.sync_api import Browser, sync_playwright
 from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -247,6 +248,25 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: flo
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+# --- the browser (Debian's chromium, never a downloaded one) ------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 # --- fal (the fake queue server over TLS) ---------------------------------------------------------------

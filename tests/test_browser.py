@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from studio import bootstrap
 from studio.adapters.fal import FalProvider
@@ -34,12 +34,6 @@ from tests.fal_server import FakeFal
 pytestmark = pytest.mark.browser
 # Every expectation waits on a condition; give a loaded two-core machine room before calling it failed.
 expect.set_options(timeout=20_000)
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 def http_status(url: str) -> int:
@@ -91,16 +85,6 @@ def running_app(
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make test` installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
 def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("studio-app")
     shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
@@ -135,6 +119,10 @@ def sidebar_links(page: Page) -> list[str]:
     return [text.strip().splitlines()[-1] for text in texts]
 
 
+def has_session_cookie(page: Page) -> bool:
+    return any(cookie["name"] == "studio_session" for cookie in page.context.cookies())
+
+
 def shoot(page: Page, artifacts: Path, name: str) -> None:
     page.wait_for_timeout(300)  # let the last delta paint; the assertions before this waited on content
     page.screenshot(path=str(artifacts / name), full_page=True)
@@ -163,7 +151,9 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     shoot(page, artifacts, "sign-in.png")
     page.get_by_role("button", name="Continue as demo admin").click()
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible()  # signed in, the studio opens on it
+    expect(
+        page.get_by_role("heading", name="Generate").first
+    ).to_be_visible()  # signed in, the studio opens on it
     assert sidebar_links(page) == ["Generate", "Account", "System"]
     page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()
     expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
@@ -187,11 +177,11 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
 def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
     page.goto(f"{app_url}/sign-in")
     page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
     assert sidebar_links(page) == ["Generate", "Account"]
-    wait_for(lambda: any(c["name"] == "studio_session" for c in page.context.cookies()), timeout=20)
+    wait_for(lambda: has_session_cookie(page), timeout=20)
     page.goto(f"{app_url}/system")  # a new session, signed in by the cookie: the URL has no page for a user
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
     assert sidebar_links(page) == ["Generate", "Account"]
     expect(page.get_by_text("Every service is answering.")).to_have_count(0)
     expect(page.get_by_role("heading", name="System")).to_have_count(0)
@@ -217,7 +207,7 @@ def test_a_deep_link_to_a_fresh_server_never_runs_a_page_without_home(
 def test_a_name_is_shown_as_typed_never_as_markdown(app_url: str, app_dir: Path, page: Page) -> None:
     page.goto(f"{app_url}/sign-in")
     page.get_by_role("button", name="Continue as demo admin").click()
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+    expect(page.get_by_role("heading", name="Generate").first).to_be_visible()
     hostile = "[click](https://evil.example) **loud** :red[x] <b>b</b>"
     engine = sa.create_engine(f"sqlite:///{app_dir / 'data' / 'studio.db'}")
     with engine.begin() as connection:
@@ -252,7 +242,7 @@ def test_generate_watch_the_job_and_cancel_one(app_url: str, tall_page: Page, ar
     page = tall_page
     page.goto(f"{app_url}/sign-in")
     page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Your images appear here")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Uses 2 credits · you have \d+"))).to_be_visible()
     shoot(page, artifacts, "generate-idle.png")
@@ -290,7 +280,8 @@ def test_a_failed_job_shows_the_models_reason(
     page = tall_page
     page.goto(f"{app_url}/sign-in")
     page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
+    wait_for(lambda: has_session_cookie(page), timeout=20)  # the new session below is signed in by it
     fake_fal.configure(
         result_error=(422, {"detail": [{"loc": ["body", "prompt"], "msg": "prompt is unsafe"}]})
     )
