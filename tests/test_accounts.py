@@ -13,6 +13,7 @@ from pathlib import Path
 import pyotp
 import pytest
 import sqlalchemy as sa
+from redis import Redis
 
 from studio import __main__ as cli
 from studio.adapters.db.models import CreditLedger, EmailToken, User
@@ -368,3 +369,19 @@ def test_create_admin_makes_a_verified_admin_and_promotes_an_existing_account(
         cli.main(["create-admin", "--email", "new@example.org", "--username", "new", "--password-stdin"]) == 2
     )
     assert "at least 10 characters" in capsys.readouterr().err
+
+
+def test_a_queued_mail_never_puts_its_link_in_the_worker_log(redis_conn: Redis) -> None:
+    """RQ workers log each job's description; a mail job's arguments hold a one-time link."""
+    from rq.job import Job
+
+    from studio import jobs
+    from studio.adapters.queue import RQQueue
+
+    queue = RQQueue(redis_conn, ("high",))
+    job_id = queue.enqueue(
+        jobs.send_mail, "ada@example.org", "Reset", "http://x/reset?token=SECRET", queue="high"
+    )
+    description = Job.fetch(job_id, connection=redis_conn).description
+    assert description == "studio.jobs.send_mail"
+    assert "SECRET" not in description

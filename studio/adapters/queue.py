@@ -140,13 +140,20 @@ class RQQueue:
         try:
             if delay is None:
                 job = rq_queue.enqueue(
-                    path, *args, job_id=job_id, unique=unique, result_ttl=600, failure_ttl=7 * 86400
+                    path,
+                    *args,
+                    job_id=job_id,
+                    unique=unique,
+                    result_ttl=600,
+                    failure_ttl=7 * 86400,
+                    description=path,  # workers log the description: never the arguments (a mail's link)
                 )
             else:
                 job = rq_queue.create_job(
                     path,
                     args=args,
                     job_id=job_id,
+                    description=path,
                     status=JobStatus.SCHEDULED,
                     result_ttl=600,
                     failure_ttl=7 * 86400,
