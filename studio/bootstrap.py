@@ -194,16 +194,19 @@ def install(replacement: Services | None) -> None:
 
 
 def start() -> Services:
-    """Bring this process's services up: migrate, seed the model catalogue, start the job runner and
-    schedule the reconciler."""
+    """Bring this process's services up: migrate, seed the model catalogue and the plans, start the job
+    runner and schedule the reconciler and the renewals."""
     from studio import jobs
     from studio.services.catalogue import sync_catalogue
+    from studio.services.plans import sync_plans
 
     current = services()
     logs.configure(current.settings.log_level)
     current.database.migrate()
     sync_catalogue(current.uow())
+    sync_plans(current.uow())
     current.queue.start()
     jobs.schedule_reconciler(current)
+    jobs.schedule_renewals(current)
     log.info("studio started: %s", current.settings.describe())
     return current

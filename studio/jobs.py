@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from studio import bootstrap
@@ -15,6 +16,7 @@ from studio.bootstrap import Services
 from studio.errors import QueueError
 
 log = logging.getLogger(__name__)
+RENEW_INTERVAL_SECONDS = 3600
 
 
 def run_generation(job_id: str, attempt: int) -> None:
@@ -47,21 +49,42 @@ def reconcile() -> None:
         schedule_reconciler(services)
 
 
+def renew_plans() -> None:
+    """Renew every free cycle that has ended, then schedule the next pass (hourly)."""
+    from studio.services.plans import renew_due
+
+    services = bootstrap.services()
+    try:
+        renewed = renew_due(services)
+        if renewed:
+            log.info("plans: %d free cycles renewed", renewed)
+    finally:
+        schedule_renewals(services)
+
+
+def schedule_renewals(services: Services) -> None:
+    """Queue the next renewal pass; one id per hour, so one pass runs however many processes start."""
+    _schedule_slot(services, renew_plans, "renew-plans", RENEW_INTERVAL_SECONDS)
+
+
 def schedule_reconciler(services: Services) -> None:
     """Queue the next reconciler pass. Every process computes the same id per time slot, so however many
     apps and workers start, one pass runs per interval."""
-    interval = services.settings.reconcile_interval_seconds
+    _schedule_slot(services, reconcile, "reconcile", services.settings.reconcile_interval_seconds)
+
+
+def _schedule_slot(services: Services, func: Callable[[], None], name: str, interval: int) -> None:
     now = time.time()
     slot = int(now // interval) + 1
     try:
         services.queue.enqueue(
-            reconcile,
-            job_id=f"reconcile-{slot}",
+            func,
+            job_id=f"{name}-{slot}",
             queue="low" if "low" in services.settings.queue_names else services.settings.queue_names[-1],
             delay=timedelta(seconds=max(0.0, slot * interval - now)),
         )
     except QueueError:
-        log.exception("could not schedule the reconciler")
+        log.exception("could not schedule %s", name)
 
 
 def build_export(export_id: str) -> None:

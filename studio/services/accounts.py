@@ -46,8 +46,8 @@ from studio.errors import (
     WrongCredentials,
 )
 from studio.services import mails
-from studio.services.credits import grant_signup_credits
 from studio.services.passwords import check_password, hash_password
+from studio.services.plans import start_free_plan
 
 if TYPE_CHECKING:
     from studio.bootstrap import Services
@@ -162,7 +162,7 @@ def _new_user(uow: SqlUnitOfWork, *, email: str, username: str, name: str, passw
     user = User(email=email, username=username, name=name.strip(), password_hash=hash_password(password))
     uow.users.add(user)
     uow.session.add(UserSettings(user_id=user.id))
-    grant_signup_credits(uow.session, user.id)
+    start_free_plan(uow.session, user.id)
     return user
 
 
@@ -536,7 +536,7 @@ def oidc_account(
             )
             uow.users.add(user)
             uow.session.add(UserSettings(user_id=user.id))
-            grant_signup_credits(uow.session, user.id)
+            start_free_plan(uow.session, user.id)
         if _active(user) is None:
             raise Forbidden("This account is disabled.")
         if email_verified and user.email == address:

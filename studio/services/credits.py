@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from studio.adapters.db.models import CreditLedger, User
-from studio.domain.credits import FREE_PLAN_CREDITS, LedgerKind
+from studio.domain.credits import LedgerKind
 from studio.errors import InsufficientCredits, NotFound
 
 
@@ -65,20 +65,6 @@ def change_balance(
     if user is not None:  # keep a loaded User in step with the row we just updated
         session.refresh(user, ["credit_balance"])
     return row
-
-
-def grant_signup_credits(session: Session, user_id: uuid.UUID) -> None:
-    """A new account's free-plan credits, once (until plans and billing take this over)."""
-    change_balance(
-        session,
-        user_id,
-        FREE_PLAN_CREDITS,
-        LedgerKind.GRANT,
-        f"Free plan: {FREE_PLAN_CREDITS} credits for a new account",
-        ref_type="plan",
-        ref_id="free",
-        dedupe_key=f"signup-grant:{user_id}",
-    )
 
 
 def balance(session: Session, user_id: uuid.UUID) -> int:

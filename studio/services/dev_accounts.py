@@ -10,7 +10,7 @@ from studio.adapters.db.models import User, utcnow
 from studio.domain.accounts import Account, Role
 from studio.errors import Forbidden
 from studio.services.accounts import to_account
-from studio.services.credits import grant_signup_credits
+from studio.services.plans import start_free_plan
 from studio.settings import Settings
 
 DEMO_ACCOUNTS = {
@@ -31,7 +31,7 @@ def sign_in_demo(uow: SqlUnitOfWork, settings: Settings, role: Role) -> Account:
                 email=email, username=username, name=name, role=role.value, email_verified_at=utcnow()
             )
             uow.users.add(user)
-            grant_signup_credits(uow.session, user.id)
+            start_free_plan(uow.session, user.id)
         account = to_account(user)
         uow.commit()
     return account

@@ -23,7 +23,7 @@ from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
 from studio.domain.parameters import Request, provider_arguments
 from studio.errors import Forbidden, InvalidInput, NotFound, QueueError
-from studio.services import catalogue, credits
+from studio.services import catalogue, credits, plans
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ def quote(services: Services, account_id: uuid.UUID, request: Request) -> Quote:
     """Validate and price a request for the cost preview; InvalidParameters explains what is wrong."""
     spec = catalogue.model_spec(services.uow(), request.model)
     arguments = provider_arguments(spec, request)
-    with services.uow() as uow:
-        available = credits.balance(uow.session, account_id)
-    return Quote(spec, arguments, price(spec, arguments), available)
+    return Quote(spec, arguments, price(spec, arguments), balance(services, account_id))
 
 
 def start_generation(
@@ -122,6 +120,7 @@ def start_generation(
     if existing is not None:
         return existing
     _check_may_generate(services, account_id)
+    plans.renew_if_due(services, account_id)
     spec = catalogue.model_spec(services.uow(), request.model)
     request = _with_seed(spec, request)
     arguments = provider_arguments(spec, request)
@@ -326,5 +325,7 @@ def recent_jobs(services: Services, account_id: uuid.UUID, limit: int = 20) -> l
 
 
 def balance(services: Services, account_id: uuid.UUID) -> int:
+    """The credits the account can spend now (its free cycle renewed first if it has ended)."""
+    plans.renew_if_due(services, account_id)
     with services.uow() as uow:
         return credits.balance(uow.session, account_id)

@@ -43,6 +43,7 @@ class Subscription(Base):
     """The current plan of one user and its billing cycle (free plans have a cycle too)."""
 
     __tablename__ = "subscriptions"
+    __table_args__ = (sa.Index(None, "current_period_end"),)
 
     id: Mapped[uuid.UUID] = id_column()
     user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
@@ -51,6 +52,8 @@ class Subscription(Base):
     stripe_subscription_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     current_period_start: Mapped[datetime]
     current_period_end: Mapped[datetime]
+    # The day of the month cycles renew on (a cycle begun on the 31st renews on the last day of short months).
+    billing_anchor_day: Mapped[int] = mapped_column(sa.SmallInteger, default=1, server_default="1")
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     payment_failed_at: Mapped[datetime | None]
     usage_alert_level: Mapped[int] = mapped_column(

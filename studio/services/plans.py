@@ -1,0 +1,172 @@
+"""Plans and monthly cycles: every account has a subscription row, free or paid, with its current cycle.
+
+At the end of a free cycle the unused credits expire (an expire row) and the plan's credits are granted
+(a grant row), in one transaction with unique dedupe keys, so a renewal happens once however many
+processes try it. Renewals run from a scheduled job and, so nobody waits on the scheduler, whenever an
+account's balance matters (`renew_if_due`). Paid cycles renew on Stripe's invoices instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from studio.adapters.db import SqlUnitOfWork
+from studio.adapters.db.models import Plan, Subscription, User, utcnow
+from studio.domain.credits import LedgerKind
+from studio.domain.plans import FREE, PLANS, next_period
+from studio.services.credits import change_balance
+
+if TYPE_CHECKING:
+    from studio.bootstrap import Services
+
+log = logging.getLogger(__name__)
+RENEW_BATCH = 200
+
+
+def sync_plans(uow: SqlUnitOfWork) -> None:
+    """Create the plans the studio ships with; a plan that exists keeps what admins set."""
+    with uow:
+        existing = set(uow.session.scalars(sa.select(Plan.code)))
+        for spec in PLANS:
+            if spec.code not in existing:
+                uow.session.add(
+                    Plan(
+                        code=spec.code,
+                        name=spec.name,
+                        monthly_credits=spec.monthly_credits,
+                        price_cents=spec.price_cents,
+                        sort_order=spec.sort_order,
+                    )
+                )
+        try:
+            uow.commit()
+        except IntegrityError:  # another process seeded them at the same moment
+            uow.rollback()
+
+
+def _free_plan(session: Session) -> Plan:
+    plan = session.scalar(sa.select(Plan).where(Plan.code == FREE))
+    if plan is None:  # plans are seeded on start; a bare database (a test, a script) gets the free one here
+        spec = next(spec for spec in PLANS if spec.code == FREE)
+        plan = Plan(code=FREE, name=spec.name, monthly_credits=spec.monthly_credits, price_cents=0)
+        session.add(plan)
+        session.flush()
+    return plan
+
+
+def start_free_plan(session: Session, user_id: uuid.UUID, now: datetime | None = None) -> None:
+    """A new account's free plan: its first cycle from now, and that cycle's credits (in the caller's
+    transaction)."""
+    now = now or utcnow()
+    plan = _free_plan(session)
+    subscription = Subscription(
+        user_id=user_id,
+        plan_id=plan.id,
+        current_period_start=now,
+        current_period_end=next_period(now, now.day),
+        billing_anchor_day=now.day,
+    )
+    session.add(subscription)
+    session.flush()
+    change_balance(
+        session,
+        user_id,
+        plan.monthly_credits,
+        LedgerKind.GRANT,
+        f"{plan.name} plan: {plan.monthly_credits} credits for the cycle from {now:%d %b %Y}",
+        ref_type="plan",
+        ref_id=plan.code,
+        dedupe_key=f"grant:{subscription.id}:{now.isoformat()}",
+    )
+
+
+def _renew(session: Session, subscription: Subscription, now: datetime) -> bool:
+    """Close every finished cycle of a free subscription and open the current one; False if not due."""
+    if subscription.stripe_subscription_id is not None or subscription.current_period_end > now:
+        return False
+    start, end = subscription.current_period_start, subscription.current_period_end
+    while end <= now:  # months without a visit renew once, into the cycle that contains now
+        start, end = end, next_period(end, subscription.billing_anchor_day)
+    plan = session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    balance = (
+        session.scalar(
+            sa.select(User.credit_balance).where(User.id == subscription.user_id).with_for_update()
+        )
+        or 0
+    )
+    if balance:
+        change_balance(
+            session,
+            subscription.user_id,
+            -balance,
+            LedgerKind.EXPIRE,
+            f"Unused credits of the cycle ending {subscription.current_period_end:%d %b %Y}",
+            ref_type="subscription",
+            ref_id=str(subscription.id),
+            dedupe_key=f"expire:{subscription.id}:{subscription.current_period_end.isoformat()}",
+        )
+    change_balance(
+        session,
+        subscription.user_id,
+        plan.monthly_credits,
+        LedgerKind.GRANT,
+        f"{plan.name} plan: {plan.monthly_credits} credits for the cycle from {start:%d %b %Y}",
+        ref_type="plan",
+        ref_id=plan.code,
+        dedupe_key=f"grant:{subscription.id}:{start.isoformat()}",
+    )
+    subscription.current_period_start, subscription.current_period_end = start, end
+    subscription.usage_alert_level = 0
+    return True
+
+
+def renew_if_due(services: Services, user_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """Renew this account's free cycle if it has ended; True when it did (one indexed read otherwise)."""
+    now = now or utcnow()
+    with services.uow() as uow:
+        subscription = uow.session.scalar(
+            sa.select(Subscription).where(Subscription.user_id == user_id).with_for_update()
+        )
+        if subscription is None or not _renew(uow.session, subscription, now):
+            return False
+        try:
+            uow.commit()
+        except IntegrityError:  # a concurrent renewal of the same cycle committed first
+            return False
+    log.info("free plan renewed", extra={"user_id": str(user_id)})
+    return True
+
+
+def renew_due(services: Services, now: datetime | None = None) -> int:
+    """The scheduled pass: renew every free cycle that has ended; returns how many were renewed."""
+    now = now or utcnow()
+    with services.uow() as uow:
+        due = list(
+            uow.session.scalars(
+                sa.select(Subscription.user_id)
+                .where(Subscription.current_period_end <= now, Subscription.stripe_subscription_id.is_(None))
+                .order_by(Subscription.current_period_end)
+                .limit(RENEW_BATCH)
+            )
+        )
+    return sum(renew_if_due(services, user_id, now) for user_id in due)
+
+
+def cycle(services: Services, user_id: uuid.UUID) -> tuple[str, datetime, datetime] | None:
+    """The account's plan name and current cycle (start, renewal), after renewing it if it was due."""
+    renew_if_due(services, user_id)
+    with services.uow() as uow:
+        row = uow.session.execute(
+            sa.select(Plan.name, Subscription.current_period_start, Subscription.current_period_end)
+            .join(Plan, Plan.id == Subscription.plan_id)
+            .where(Subscription.user_id == user_id)
+        ).one_or_none()
+    return (row[0], row[1], row[2]) if row else None
