@@ -154,7 +154,7 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     expect(
         page.get_by_role("heading", name="Generate").first
     ).to_be_visible()  # signed in, the studio opens on it
-    assert sidebar_links(page) == ["Generate", "Account", "System"]
+    assert sidebar_links(page) == ["Generate", "Usage", "Account", "System"]
     page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()
     expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
     expect(page).to_have_url(f"{app_url}/account")
@@ -178,11 +178,11 @@ def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> Non
     page.goto(f"{app_url}/sign-in")
     page.get_by_role("button", name="Continue as demo user").click()
     expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
-    assert sidebar_links(page) == ["Generate", "Account"]
+    assert sidebar_links(page) == ["Generate", "Usage", "Account"]
     wait_for(lambda: has_session_cookie(page), timeout=20)
     page.goto(f"{app_url}/system")  # a new session, signed in by the cookie: the URL has no page for a user
     expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
-    assert sidebar_links(page) == ["Generate", "Account"]
+    assert sidebar_links(page) == ["Generate", "Usage", "Account"]
     expect(page.get_by_text("Every service is answering.")).to_have_count(0)
     expect(page.get_by_role("heading", name="System")).to_have_count(0)
 
@@ -307,3 +307,31 @@ def test_a_failed_job_shows_the_models_reason(
         page.get_by_text(re.compile(r"Your 1 credit was returned|Your 1 credits? (was|were) returned"))
     ).to_be_visible()
     shoot(page, artifacts, "generate-failed.png")
+
+
+def test_the_usage_page_with_a_cycle_of_spending(
+    app_url: str, app_dir: Path, tall_page: Page, artifacts: Path
+) -> None:
+    """Charges written into the app's own database, then the Usage page: meter, both charts, the ledger."""
+    from tests.test_usage import charge
+
+    page = tall_page
+    page.goto(f"{app_url}/sign-in")
+    page.get_by_role("button", name="Continue as demo user").click()
+    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
+    services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
+    try:
+        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
+        for model, held in (
+            ("fal-ai/flux/dev", 4),
+            ("fal-ai/flux-pro/v1.1-ultra", 9),
+            ("fal-ai/fast-sdxl", 3),
+        ):
+            charge(services, user.id, model, held)
+    finally:
+        services.close()
+    page.get_by_role("link", name="Usage").click()
+    expect(page.get_by_role("heading", name="Usage")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)
+    expect(page.get_by_text("Credit history")).to_be_visible()
+    shoot(page, artifacts, "usage.png")

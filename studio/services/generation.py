@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from studio.adapters.db.models import GenerationJob, Image, utcnow
 from studio.bootstrap import Services
@@ -22,7 +22,7 @@ from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
 from studio.domain.parameters import Request, provider_arguments
-from studio.errors import Forbidden, InvalidInput, NotFound, QueueError
+from studio.errors import Forbidden, InvalidInput, NotFound, QueueError, StudioError
 from studio.services import catalogue, credits, plans
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,18 @@ def start_generation(
             raise
         return existing
     _dispatch(services, job.id, 1, priority)
+    _alert_quietly(services, account_id)
     return get_job(services, account_id, job.id)
+
+
+def _alert_quietly(services: Services, account_id: uuid.UUID) -> None:
+    """The 80 % / 100 % usage mail; the job is accepted whatever happens here."""
+    from studio.services import usage
+
+    try:
+        usage.alert_if_due(services, account_id)
+    except (StudioError, SQLAlchemyError):
+        log.exception("could not check the usage alerts of %s", account_id)
 
 
 UNVERIFIED = (

@@ -60,6 +60,7 @@ def pages_for(account: Account | None) -> PageGroups:
                 url_path="generate",
                 default=True,
             ),
+            st.Page("pages/usage.py", title="Usage", icon=":material/monitoring:", url_path="usage"),
             st.Page("pages/home.py", title="Account", icon=":material/account_circle:", url_path="account"),
             _verify_page(),
         ],
