@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
+import pyotp
 import pytest
 from PIL import Image as PILImage
 from streamlit.testing.v1 import AppTest
 
 from studio.adapters.mail import OutboxMailer
 from studio.bootstrap import Services
-from studio.services import accounts, profile
+from studio.services import accounts, profile, two_factor
 from studio.ui import session
 from tests.conftest import ROOT, embedded_settings, installed, wait_for
 from tests.test_app_pages import ADMIN_PAGE, _navigation_only, home, registered, titles  # noqa: F401
@@ -380,3 +381,25 @@ def test_session_cookies_are_checked_by_signature_and_expiry() -> None:
     expired = jwt.encode({"username": "ada", "exp_date": now - 1}, key, algorithm="HS256")
     for raw in (forged, expired, good[:-2] + "xx", "not a token"):
         assert session.decode_cookie(raw, key, 600, now) is None
+
+
+def test_two_factor_sign_in_asks_for_a_code(studio: Services) -> None:
+    user_id = new_account(studio)
+    totp = pyotp.parse_uri(two_factor.begin_enrolment(studio, user_id))
+    assert isinstance(totp, pyotp.TOTP)
+    codes = two_factor.confirm_enrolment(studio, user_id, totp.now())
+    app = sign_in(home(), "ada", PASSWORD)
+    before_code = app.session_state["account"]
+    assert before_code is None  # the password alone is not enough
+    assert [field.label for field in app.text_input] == [
+        "Code from your authenticator app, or a recovery code"
+    ]
+    app.text_input(key="sign_in.code").input("000000" if totp.now() != "000000" else "111111")
+    press(app, "Verify")
+    assert "That code is not right" in errors(app)[0]
+    app.text_input(key="sign_in.code").input(codes[0])
+    press(app, "Verify")
+    signed_in = app.session_state["account"]
+    assert signed_in is not None
+    assert signed_in.id == user_id
+    assert titles(app) == ["Generate"]
