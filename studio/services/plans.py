@@ -75,15 +75,20 @@ def start_free_plan(session: Session, user_id: uuid.UUID, now: datetime | None =
     )
     session.add(subscription)
     session.flush()
+    _grant(session, subscription, plan, now)
+
+
+def _grant(session: Session, subscription: Subscription, plan: Plan, cycle_start: datetime) -> None:
+    """The plan's credits for the cycle beginning at `cycle_start`, once (its dedupe key names the cycle)."""
     change_balance(
         session,
-        user_id,
+        subscription.user_id,
         plan.monthly_credits,
         LedgerKind.GRANT,
-        f"{plan.name} plan: {plan.monthly_credits} credits for the cycle from {now:%d %b %Y}",
+        f"{plan.name} plan: {plan.monthly_credits} credits for the cycle from {cycle_start:%d %b %Y}",
         ref_type="plan",
         ref_id=plan.code,
-        dedupe_key=f"grant:{subscription.id}:{now.isoformat()}",
+        dedupe_key=f"grant:{subscription.id}:{cycle_start.isoformat()}",
     )
 
 
@@ -113,16 +118,7 @@ def _renew(session: Session, subscription: Subscription, now: datetime) -> bool:
             ref_id=str(subscription.id),
             dedupe_key=f"expire:{subscription.id}:{subscription.current_period_end.isoformat()}",
         )
-    change_balance(
-        session,
-        subscription.user_id,
-        plan.monthly_credits,
-        LedgerKind.GRANT,
-        f"{plan.name} plan: {plan.monthly_credits} credits for the cycle from {start:%d %b %Y}",
-        ref_type="plan",
-        ref_id=plan.code,
-        dedupe_key=f"grant:{subscription.id}:{start.isoformat()}",
-    )
+    _grant(session, subscription, plan, start)
     subscription.current_period_start, subscription.current_period_end = start, end
     subscription.usage_alert_level = 0
     return True
