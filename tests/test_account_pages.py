@@ -16,6 +16,7 @@ from pathlib import Path
 import jwt
 import pyotp
 import pytest
+import sqlalchemy as sa
 from PIL import Image as PILImage
 from streamlit.testing.v1 import AppTest
 
@@ -403,3 +404,42 @@ def test_two_factor_sign_in_asks_for_a_code(studio: Services) -> None:
     assert signed_in is not None
     assert signed_in.id == user_id
     assert titles(app) == ["Generate"]
+
+
+def test_saved_generation_defaults_open_the_generate_page(studio: Services) -> None:
+    flux_dev = "fal-ai/flux/dev"
+    new_account(studio)
+    app = sign_in(home(), "ada", PASSWORD)
+    app.selectbox(key="gen.model").set_value(flux_dev).run()
+    app.slider(key=f"gen.{flux_dev}.num_images").set_value(3)
+    press(app, "Save as my defaults")
+    assert not app.error
+    saved = profile.defaults(studio, app.session_state["account"].id)
+    assert saved is not None
+    assert (saved.model, saved.params.get("num_images"), saved.prompt) == (flux_dev, 3, "")
+    assert "seed" not in saved.params  # a default never locks the seed
+
+    later = sign_in(home(), "ada", PASSWORD)  # a new session opens with them
+    assert later.selectbox(key="gen.model").value == flux_dev
+    assert later.slider(key=f"gen.{flux_dev}.num_images").value == 3
+
+    later.switch_page("pages/home.py").run()  # the Account page shows them and can change the model
+    assert later.selectbox[0].value == flux_dev
+    later.selectbox[0].set_value("fal-ai/fast-sdxl")
+    press(later, "Save")
+    changed = profile.defaults(studio, app.session_state["account"].id)
+    assert changed is not None
+    assert (changed.model, changed.params) == ("fal-ai/fast-sdxl", {})
+
+
+def test_defaults_for_a_switched_off_model_are_ignored(studio: Services) -> None:
+    user_id = new_account(studio)
+    profile.set_default_model(studio, user_id, "fal-ai/fast-sdxl")
+    with studio.uow() as uow:
+        uow.session.execute(
+            sa.text("UPDATE models SET is_enabled = false WHERE endpoint_id = 'fal-ai/fast-sdxl'")
+        )
+        uow.commit()
+    app = sign_in(home(), "ada", PASSWORD)
+    assert titles(app) == ["Generate"]
+    assert app.selectbox(key="gen.model").value != "fal-ai/fast-sdxl"

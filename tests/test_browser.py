@@ -28,6 +28,7 @@ from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request
 from studio.services import dev_accounts, generation
 from studio.services.pipeline import JobRun
+from tests.browser_session import Tab
 from tests.conftest import ROOT, embedded_settings, free_port, wait_for
 from tests.fal_server import FakeFal
 
@@ -123,6 +124,18 @@ def has_session_cookie(page: Page) -> bool:
     return any(cookie["name"] == "studio_session" for cookie in page.context.cookies())
 
 
+def demo_sign_in(page: Page, app_url: str, label: str) -> Tab:
+    """Sign in through the development sign-in and wait until the session is idle with its cookie written:
+    a click during the runs that follow a sign-in can be dropped (see tests/browser_session.py)."""
+    tab = Tab(page)
+    tab.visit(f"{app_url}/sign-in")
+    page.get_by_role("button", name=label).click()
+    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
+    wait_for(lambda: has_session_cookie(page), timeout=20)
+    tab.settle()
+    return tab
+
+
 def shoot(page: Page, artifacts: Path, name: str) -> None:
     page.wait_for_timeout(300)  # let the last delta paint; the assertions before this waited on content
     page.screenshot(path=str(artifacts / name), full_page=True)
@@ -141,7 +154,8 @@ def test_healthz_of_the_running_app(app_url: str) -> None:
 
 
 def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts: Path) -> None:
-    page.goto(app_url)
+    tab = Tab(page)
+    tab.visit(app_url)
     expect(page.get_by_role("heading", name="the studio")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Embedded mode")).to_be_visible()
     assert sidebar_links(page) == ["Welcome", "Sign in", "Create account"]
@@ -154,6 +168,8 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     expect(
         page.get_by_role("heading", name="Generate").first
     ).to_be_visible()  # signed in, the studio opens on it
+    wait_for(lambda: has_session_cookie(page), timeout=20)
+    tab.settle()
     assert sidebar_links(page) == ["Generate", "Usage", "Account", "System"]
     page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()
     expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
@@ -175,11 +191,8 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
 
 
 def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
-    page.goto(f"{app_url}/sign-in")
-    page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
+    demo_sign_in(page, app_url, "Continue as demo user")
     assert sidebar_links(page) == ["Generate", "Usage", "Account"]
-    wait_for(lambda: has_session_cookie(page), timeout=20)
     page.goto(f"{app_url}/system")  # a new session, signed in by the cookie: the URL has no page for a user
     expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
     assert sidebar_links(page) == ["Generate", "Usage", "Account"]
@@ -205,9 +218,7 @@ def test_a_deep_link_to_a_fresh_server_never_runs_a_page_without_home(
 
 
 def test_a_name_is_shown_as_typed_never_as_markdown(app_url: str, app_dir: Path, page: Page) -> None:
-    page.goto(f"{app_url}/sign-in")
-    page.get_by_role("button", name="Continue as demo admin").click()
-    expect(page.get_by_role("heading", name="Generate").first).to_be_visible()
+    demo_sign_in(page, app_url, "Continue as demo admin")
     hostile = "[click](https://evil.example) **loud** :red[x] <b>b</b>"
     engine = sa.create_engine(f"sqlite:///{app_dir / 'data' / 'studio.db'}")
     with engine.begin() as connection:
@@ -240,9 +251,7 @@ def tall_page(browser: Browser) -> Iterator[Page]:
 
 def test_generate_watch_the_job_and_cancel_one(app_url: str, tall_page: Page, artifacts: Path) -> None:
     page = tall_page
-    page.goto(f"{app_url}/sign-in")
-    page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
+    demo_sign_in(page, app_url, "Continue as demo user")
     expect(page.get_by_text("Your images appear here")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Uses 2 credits · you have \d+"))).to_be_visible()
     shoot(page, artifacts, "generate-idle.png")
@@ -278,10 +287,7 @@ def test_a_failed_job_shows_the_models_reason(
     """A job the model refuses (HTTP 422 from the fake fal), run through the real pipeline on the app's own
     database and files, then opened in a new browser session: the card says why and what was returned."""
     page = tall_page
-    page.goto(f"{app_url}/sign-in")
-    page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
-    wait_for(lambda: has_session_cookie(page), timeout=20)  # the new session below is signed in by it
+    demo_sign_in(page, app_url, "Continue as demo user")
     fake_fal.configure(
         result_error=(422, {"detail": [{"loc": ["body", "prompt"], "msg": "prompt is unsafe"}]})
     )
@@ -316,9 +322,7 @@ def test_the_usage_page_with_a_cycle_of_spending(
     from tests.test_usage import charge
 
     page = tall_page
-    page.goto(f"{app_url}/sign-in")
-    page.get_by_role("button", name="Continue as demo user").click()
-    expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
+    demo_sign_in(page, app_url, "Continue as demo user")
     services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
     try:
         user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)

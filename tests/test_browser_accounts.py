@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser_session import Tab
 from tests.conftest import ROOT, TEST_SECRET, SmtpInbox, free_port, smtp_server, wait_for
 from tests.test_browser import opened_page, running_app, shoot, sidebar_links
 
@@ -37,7 +35,6 @@ expect.set_options(timeout=20_000)
 COOKIE = "studio_session"
 WRONG_CREDENTIALS = "That username or email and password do not match an account."
 SIGNED_OUT_LINKS = ["Welcome", "Sign in", "Create account"]
-QUIET_SECONDS = 0.3  # no websocket traffic for this long, on top of "no run asked for or running"
 
 
 @dataclass(frozen=True)
@@ -53,71 +50,6 @@ class Person:
     username: str
     name: str
     password: str
-
-
-class Tab:
-    """A browser page and the script runs of its Streamlit session, followed on the session's websocket."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.socket: WebSocket | None = None  # the websocket of the page's current session
-        self.requested = 0  # full runs this session asked for: its first run, component values, clicks
-        self.pending = False  # a run was asked for and has not started yet
-        self.running = False
-        self.last_frame = time.monotonic()
-        page.on("websocket", self._watch)
-
-    def _watch(self, socket: WebSocket) -> None:
-        if socket.url.endswith("/_stcore/stream"):  # a page load: a new session
-            self.socket, self.requested, self.pending, self.running = socket, 0, False, False
-            socket.on("framesent", lambda payload: self._sent(socket, payload))
-            socket.on("framereceived", lambda payload: self._received(socket, payload))
-
-    def _sent(self, socket: WebSocket, payload: str | bytes) -> None:
-        if socket is not self.socket or not isinstance(payload, bytes):
-            return
-        self.last_frame = time.monotonic()
-        message = BackMsg.FromString(payload)
-        if message.WhichOneof("type") == "rerun_script" and not message.rerun_script.fragment_id:
-            self.requested += 1
-            self.pending = True
-
-    def _received(self, socket: WebSocket, payload: str | bytes) -> None:
-        if socket is not self.socket or not isinstance(payload, bytes):
-            return
-        self.last_frame = time.monotonic()
-        kind = ForwardMsg.FromString(payload).WhichOneof("type")
-        if kind == "new_session":  # sent when a full run starts
-            self.pending, self.running = False, True
-        elif kind == "script_finished":
-            self.running = False
-
-    def settle(self, runs: int = 0) -> None:
-        """Wait until the session has asked for at least `runs` runs and none is asked for or running."""
-        deadline = time.monotonic() + 30
-        while not (
-            self.socket is not None
-            and self.requested >= runs
-            and not (self.pending or self.running)
-            and time.monotonic() - self.last_frame > QUIET_SECONDS
-        ):
-            if time.monotonic() > deadline:
-                state = {"runs": self.requested, "pending": self.pending, "running": self.running}
-                pytest.fail(f"the app never settled: {state}")
-            self.page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
-
-    def visit(self, url: str | None = None) -> None:
-        """Open `url` (None: reload) and wait for both runs of the new session: its own and the one the
-        cookie manager asks for once mounted."""
-        self.socket = None  # until the new session's websocket opens, the old session says nothing
-        if url is None:
-            self.page.reload()
-        else:
-            self.page.goto(url)
-        self.settle(runs=2)
-
-    def reload(self) -> None:
-        self.visit(None)
 
 
 @pytest.fixture(scope="module")

@@ -207,3 +207,21 @@ def test_plans_are_seeded_once_and_keep_what_admins_changed(studio: Services) ->
         found = uow.session.execute(sa.text("SELECT code, monthly_credits FROM plans"))
         rows = {str(code): int(amount) for code, amount in found}
     assert rows == {"free": 100, "starter": 350, "pro": 500, "studio": 1000}
+
+
+def test_the_hourly_job_renews_due_cycles_and_queues_the_next_pass(studio: Services) -> None:
+    from studio import jobs
+    from tests.fakes import FakeQueue
+
+    queue = FakeQueue()
+    studio.queue = queue
+    with time_machine.travel(datetime(2027, 6, 1, 10, 30, tzinfo=UTC), tick=False) as clock:
+        user_id = new_user(studio)
+        clock.move_to(datetime(2027, 7, 1, 10, 30, tzinfo=UTC))
+        jobs.renew_plans()
+        assert ledger(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
+        slot = int(datetime(2027, 7, 1, 11, 0, tzinfo=UTC).timestamp()) // jobs.RENEW_INTERVAL_SECONDS
+        assert [(job["id"], job["func"], job["queue"]) for job in queue.jobs] == [
+            (f"renew-plans-{slot}", "studio.jobs.renew_plans", "low")
+        ]
+        assert queue.jobs[0]["due"] == datetime(2027, 7, 1, 11, 0, tzinfo=UTC).timestamp()

@@ -101,9 +101,18 @@ def cookie_account(uow: UnitOfWork, username: str, issued_at: datetime) -> Accou
     """The account a session cookie names, or None when the cookie predates a revocation."""
     with uow:
         user = _active(uow.users.get_by_username(username))
-        if user is None or (user.sessions_valid_from is not None and issued_at < user.sessions_valid_from):
+        if user is None or _revoked_since(user, issued_at):
             return None
         return to_account(user)
+
+
+def _revoked_since(user: User, issued_at: datetime | None) -> bool:
+    """Were the account's sessions revoked after a sign-in at `issued_at` (None: unknown, so no)?"""
+    return (
+        issued_at is not None
+        and user.sessions_valid_from is not None
+        and issued_at < user.sessions_valid_from
+    )
 
 
 def credential_entry(uow: UnitOfWork, username: str) -> dict[str, Any] | None:
@@ -560,8 +569,7 @@ def oidc_session_valid(uow: UnitOfWork, user_id: uuid.UUID, issued_at: datetime 
     """False when the provider's sign-in predates a revocation of the account's sessions."""
     with uow:
         user = uow.users.get(user_id)
-        valid_from = user.sessions_valid_from if user else None
-        return issued_at is None or valid_from is None or issued_at >= valid_from
+        return user is not None and not _revoked_since(user, issued_at)
 
 
 # --- roles --------------------------------------------------------------------------------------------

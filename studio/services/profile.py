@@ -142,19 +142,25 @@ def save_defaults(services: Services, user_id: uuid.UUID, request: Request) -> D
     return Defaults(kept, spec.name)
 
 
-def defaults(services: Services, user_id: uuid.UUID) -> Defaults | None:
-    """The saved defaults, while their model is still switched on."""
+def defaults(services: Services, user_id: uuid.UUID) -> Request | None:
+    """The saved defaults (callers check the model against the ones switched on, which they hold)."""
     with services.uow() as uow:
         row = uow.session.get(UserSettings, user_id)
         model, saved = (row.default_model, dict(row.default_params)) if row else (None, {})
     if not model:
         return None
-    enabled = {spec.endpoint_id: spec for spec in catalogue.enabled_models(services.uow())}
-    spec = enabled.get(model)
-    if spec is None:
-        return None
     request = Request.from_json(saved) if saved else Request(model, "", "", "None", {})
-    return Defaults(replace(request, model=model), spec.name)
+    return replace(request, model=model)
+
+
+def set_default_model(services: Services, user_id: uuid.UUID, endpoint: str | None) -> None:
+    """Pick the default model (None: no default). The saved settings stay when the model stays."""
+    if endpoint is None:
+        clear_defaults(services, user_id)
+        return
+    saved = defaults(services, user_id)
+    keep = saved if saved is not None and saved.model == endpoint else Request(endpoint, "", "", "None", {})
+    save_defaults(services, user_id, keep)
 
 
 def clear_defaults(services: Services, user_id: uuid.UUID) -> None:

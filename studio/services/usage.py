@@ -65,15 +65,19 @@ def usage(services: Services, user_id: uuid.UUID, history_limit: int = 200) -> U
             .outerjoin(GenerationJob, GenerationJob.id == CreditLedger.job_id)
             .where(CreditLedger.user_id == user_id, CreditLedger.created_at >= start)
         ).all()
-        history = [
-            LedgerLine(row.created_at, row.kind, row.delta, row.balance_after, row.reason)
-            for row in uow.session.scalars(
-                sa.select(CreditLedger)
-                .where(CreditLedger.user_id == user_id)
-                .order_by(CreditLedger.created_at.desc(), CreditLedger.id)
-                .limit(history_limit)
-            )
-        ]
+        history = (
+            [
+                LedgerLine(row.created_at, row.kind, row.delta, row.balance_after, row.reason)
+                for row in uow.session.scalars(
+                    sa.select(CreditLedger)
+                    .where(CreditLedger.user_id == user_id)
+                    .order_by(CreditLedger.created_at.desc(), CreditLedger.id)
+                    .limit(history_limit)
+                )
+            ]
+            if history_limit
+            else []
+        )
         left = uow.session.scalar(sa.select(User.credit_balance).where(User.id == user_id)) or 0
     by_day: dict[date, int] = defaultdict(int)
     by_model: dict[str, int] = defaultdict(int)
@@ -114,14 +118,15 @@ def alert_if_due(services: Services, user_id: uuid.UUID) -> int | None:
     if not level:
         return None
     with services.uow() as uow:
-        claimed = uow.session.execute(
+        claimed = uow.session.scalar(
             sa.update(Subscription)
             .where(Subscription.user_id == user_id, Subscription.usage_alert_level < level)
             .values(usage_alert_level=level)
+            .returning(Subscription.id)
         )
         user = uow.users.get(user_id)
         uow.commit()
-    if not getattr(claimed, "rowcount", 0) or user is None:
+    if claimed is None or user is None:
         return None
     mails.send(services, _alert_mail(services, user.email, user.name, level, found))
     return level

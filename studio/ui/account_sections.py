@@ -6,7 +6,6 @@ import segno
 import streamlit as st
 
 from studio.domain.accounts import PASSWORD_POLICY, Account
-from studio.domain.parameters import Request
 from studio.errors import InvalidForm, StudioError
 from studio.services import account_data, accounts, catalogue, profile, two_factor
 from studio.ui import components, session
@@ -169,37 +168,27 @@ def two_factor_section(account: Account) -> None:
 
 
 def preferences_section(account: Account) -> None:
+    models = catalogue.enabled_models(services().uow())
+    names = {spec.endpoint_id: spec.name for spec in models}
     saved = profile.defaults(services(), account.id)
+    saved = saved if saved is not None and saved.model in names else None  # its model was switched off
     st.caption(
         "The Generate page opens with these. To keep the model, style and settings you are using, press "
         "**Save as my defaults** on the Generate page."
     )
-    models = catalogue.enabled_models(services().uow())
-    names = {spec.endpoint_id: spec.name for spec in models}
     with st.form("account.defaults"):
-        current = saved.request.model if saved else None
         options = ["", *names]
         chosen = st.selectbox(
             "Default model",
             options,
-            index=options.index(current) if current in names else 0,
+            index=options.index(saved.model) if saved else 0,
             format_func=lambda endpoint: names.get(endpoint, "The first model in the list"),
         )
         if st.form_submit_button("Save"):
-            if chosen:
-                spec = next(spec for spec in models if spec.endpoint_id == chosen)
-
-                kept = saved.request if saved and saved.request.model == chosen else None
-                profile.save_defaults(
-                    services(), account.id, kept or Request(spec.endpoint_id, "", "", "None", {})
-                )
-            else:
-                profile.clear_defaults(services(), account.id)
+            profile.set_default_model(services(), account.id, chosen or None)
             st.rerun()
-    if saved and saved.request.params:
-        st.caption(
-            "Saved settings: " + ", ".join(f"{k} = {v}" for k, v in sorted(saved.request.params.items()))
-        )
+    if saved and saved.params:
+        st.caption("Saved settings: " + ", ".join(f"{k} = {v}" for k, v in sorted(saved.params.items())))
     st.caption("Light or dark: Streamlit's own menu (⋮ → Settings) keeps that choice in each browser.")
 
 

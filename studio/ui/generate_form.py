@@ -139,11 +139,11 @@ def apply_defaults(account_id: uuid.UUID, models: list[ModelSpec]) -> None:
         return
     st.session_state[_DEFAULTS_APPLIED] = True
     saved = profile.defaults(services(), account_id)
-    spec = next((m for m in models if saved and m.endpoint_id == saved.request.model), None)
-    if saved is None or spec is None:
+    spec = next((m for m in models if saved and m.endpoint_id == saved.model), None)
+    if saved is None or spec is None:  # none saved, or its model was switched off
         return
     st.session_state[MODEL] = spec.endpoint_id
-    generate_params.restore(spec, saved.request)
+    generate_params.restore(spec, saved)
 
 
 def verification_notice(account: Account) -> None:
