@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from studio.errors import InvalidParameters, StudioError
+from studio.errors import InsufficientCredits, InvalidParameters, StudioError
 from studio.services import catalogue, generation, profile
-from studio.ui import generate_form, generate_jobs, session
+from studio.ui import billing_view, generate_form, generate_jobs, session
 from studio.ui.deps import services
 
 account = session.require_account()
@@ -14,6 +14,7 @@ if not models:
     st.info("No model is switched on yet: an administrator enables models in the catalogue.")
     st.stop()
 generate_form.show_notice()
+billing_view.plan_notice(account.id)
 generate_form.verification_notice(account)
 generate_form.apply_defaults(account.id, models)
 
@@ -29,6 +30,8 @@ with form_side:
     if action == "generate":
         try:
             job = generation.start_generation(services(), account.id, request, generate_form.submission_key())
+        except InsufficientCredits as err:
+            billing_view.out_of_credits(str(err))
         except StudioError as err:
             st.error(str(err))
         else:

@@ -4,7 +4,7 @@ credit ledger."""
 import streamlit as st
 
 from studio.services import usage
-from studio.ui import session, usage_charts
+from studio.ui import billing_view, session, usage_charts
 from studio.ui.deps import services
 
 account = session.require_account()
@@ -13,6 +13,7 @@ found = usage.usage(services(), account.id)
 if found is None:
     st.info("This account has no plan yet; an administrator can assign one.")
     st.stop()
+billing_view.plan_notice(account.id)
 usage_charts.meter(found)
 usage_charts.charts(found)
 st.subheader("Credit history", anchor=False)

@@ -19,6 +19,7 @@ from studio import logs
 from studio.adapters.attempts import AttemptPolicy, Attempts, MemoryAttempts, RedisAttempts
 from studio.adapters.db import Database, SqlUnitOfWork
 from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from studio.adapters.payments import Payments, StripePayments
 from studio.adapters.provider import Provider
 from studio.adapters.queue import InProcessQueue, JobQueue, RQQueue
 from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
@@ -49,6 +50,8 @@ class Services:
     sign_in_limits: SignInLimits
     #: SECRET_KEY, or the generated key of embedded mode: signs session cookies and local file links.
     secret: str
+    #: Stripe when STRIPE_SECRET_KEY is set; None means payments are off and admins assign plans.
+    payments: Payments | None = None
 
     def uow(self) -> SqlUnitOfWork:
         return self.database.uow()
@@ -122,7 +125,26 @@ def build_services(settings: Settings) -> Services:
     else:
         mailer = OutboxMailer(settings.data_path / "outbox", sender=settings.smtp_from)
     return Services(
-        settings, database, storage, queue, mailer, provider_factory(settings), sign_in_limits(settings), key
+        settings,
+        database,
+        storage,
+        queue,
+        mailer,
+        provider_factory(settings),
+        sign_in_limits(settings),
+        key,
+        payments(settings),
+    )
+
+
+def payments(settings: Settings) -> Payments | None:
+    if settings.payments_mode == "off" or settings.stripe_secret_key is None:
+        return None
+    hook = settings.stripe_webhook_secret
+    return StripePayments(
+        settings.stripe_secret_key.get_secret_value(),
+        hook.get_secret_value() if hook else "",
+        api_base=settings.stripe_api_base,
     )
 
 
@@ -204,7 +226,7 @@ def start() -> Services:
     logs.configure(current.settings.log_level)
     current.database.migrate()
     sync_catalogue(current.uow())
-    sync_plans(current.uow())
+    sync_plans(current.uow(), current.settings.stripe_prices)
     current.queue.start()
     jobs.schedule_reconciler(current)
     jobs.schedule_renewals(current)

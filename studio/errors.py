@@ -18,6 +18,8 @@ Services raise these; pages turn them into messages and routes into status codes
     └── MailError          a message could not be handed to the mail system
 """
 
+from datetime import date
+
 
 class StudioError(Exception):
     """Base of every error the studio raises on purpose."""
@@ -80,15 +82,24 @@ class TooManyAttempts(StudioError):
 
 
 class InsufficientCredits(StudioError):
-    """The account has fewer credits than the request costs."""
+    """The account has fewer credits than the request costs. Never any overage: upgrade or wait."""
 
-    def __init__(self, needed: int, available: int) -> None:
-        super().__init__(
-            f"This uses {needed} credit{'s' if needed != 1 else ''} and you have {available}. "
-            "Your credits renew at the start of each month."
-        )
+    def __init__(self, needed: int, available: int, renews_on: date | None = None) -> None:
+        super().__init__(quota_message(needed, available, renews_on))
         self.needed = needed
         self.available = available
+        self.renews_on = renews_on
+
+
+def quota_message(needed: int, available: int, renews_on: date | None) -> str:
+    """What every refusal for want of credits says, wherever it happens."""
+    when = (
+        f"wait until {renews_on:%d %B %Y}, when your credits renew" if renews_on else "wait for your renewal"
+    )
+    return (
+        f"This uses {needed} credit{'s' if needed != 1 else ''} and you have {available}. "
+        f"Upgrade your plan, or {when}."
+    )
 
 
 class ProviderError(StudioError):

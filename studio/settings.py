@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     login_client_max_failures: int = Field(default=30, ge=2, le=10000)
     login_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
 
+    # Payments (Stripe); without STRIPE_SECRET_KEY payments are off and admins assign plans
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_price_starter: str | None = None
+    stripe_price_pro: str | None = None
+    stripe_price_studio: str | None = None
+    stripe_api_base: str | None = None  # another Stripe-compatible API (stripe-mock, localstripe in tests)
+
     # Mail
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -144,6 +152,21 @@ class Settings(BaseSettings):
     @property
     def mail_mode(self) -> Literal["outbox", "smtp"]:
         return "smtp" if self.smtp_host else "outbox"
+
+    @property
+    def payments_mode(self) -> Literal["off", "stripe"]:
+        key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else None
+        return "off" if is_placeholder(key) else "stripe"
+
+    @property
+    def stripe_prices(self) -> dict[str, str]:
+        """Plan code -> Stripe price id, for the paid plans whose price is configured."""
+        configured = {
+            "starter": self.stripe_price_starter,
+            "pro": self.stripe_price_pro,
+            "studio": self.stripe_price_studio,
+        }
+        return {code: price.strip() for code, price in configured.items() if price and price.strip()}
 
     @property
     def dev_sign_in_enabled(self) -> bool:
@@ -222,6 +245,20 @@ class Settings(BaseSettings):
                 found.append("S3_ACCESS_KEY_ID is missing while S3_SECRET_ACCESS_KEY is set")
             if is_placeholder(secret):
                 found.append("S3_SECRET_ACCESS_KEY is missing or a placeholder; set the real secret key")
+        if self.stripe_secret_key is not None and self.payments_mode == "off":
+            found.append("STRIPE_SECRET_KEY is a placeholder; set your Stripe key, or leave it empty")
+        if self.payments_mode == "stripe":
+            hook = self.stripe_webhook_secret.get_secret_value() if self.stripe_webhook_secret else None
+            if is_placeholder(hook):
+                found.append(
+                    "STRIPE_WEBHOOK_SECRET is missing or a placeholder while STRIPE_SECRET_KEY is set; "
+                    "copy the signing secret (whsec_...) of the webhook endpoint /api/stripe/webhook"
+                )
+            if not self.stripe_prices:
+                found.append(
+                    "STRIPE_PRICE_STARTER, STRIPE_PRICE_PRO or STRIPE_PRICE_STUDIO: set the price id of "
+                    "at least one paid plan while STRIPE_SECRET_KEY is set"
+                )
         if self.smtp_username:
             password = self.smtp_password.get_secret_value() if self.smtp_password else None
             if is_placeholder(password):
@@ -258,6 +295,7 @@ class Settings(BaseSettings):
             "storage": self.storage_mode,
             "mail": self.mail_mode,
             "provider": self.provider_mode,
+            "payments": self.payments_mode,
         }
 
 

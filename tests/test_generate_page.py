@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
-from studio.adapters.db.models import GenerationJob
+from studio.adapters.db.models import GenerationJob, Subscription
 from studio.adapters.storage import LocalStorage
 from studio.bootstrap import Services
 from studio.domain.catalogue import PROMPT_MAX_CHARS
@@ -198,8 +198,13 @@ def test_without_enough_credits_generate_is_off_and_says_why(embedded_services: 
     assert warning.proto.title == "Not enough credits"
     assert "This uses 2 credits and you have 0." in warning.value
     assert "Fewer images" not in warning.value  # nothing cheaper fits in 0 credits
-    assert "renew every month" in warning.value
-    assert "http" not in warning.value  # no upgrade link: there are no paid plans yet
+    with embedded_services.uow() as uow:
+        renews = uow.session.scalar(
+            sa.select(Subscription.current_period_end).where(Subscription.user_id == account_id(app))
+        )
+    assert renews is not None
+    assert f"Upgrade your plan, or wait until {renews:%d %B %Y}, when your credits renew." in warning.value
+    assert [link.proto.label for link in app.get("page_link")] == ["See plans and upgrade"]
 
 
 def test_a_submission_creates_one_job_per_key(held_jobs: Services) -> None:

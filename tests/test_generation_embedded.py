@@ -191,7 +191,8 @@ def test_concurrent_submits_never_overspend(studio: Services, user_id: uuid.UUID
     for thread in threads:
         thread.join()
     assert (len(accepted), len(refused)) == (3, 7)
-    assert "This uses 1 credit and you have 0. Your credits renew" in str(refused[0])
+    assert "This uses 1 credit and you have 0. Upgrade your plan, or wait until" in str(refused[0])
+    assert refused[0].renews_on is not None
     for job in accepted:
         finished(studio, user_id, job.id)
     assert balanced(studio, user_id) == 0

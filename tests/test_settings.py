@@ -36,6 +36,7 @@ def test_nothing_configured_is_embedded_mode(monkeypatch: pytest.MonkeyPatch, tm
         "storage": "local",
         "mail": "outbox",
         "provider": "demo",
+        "payments": "off",
     }
     assert settings.sqlalchemy_url == f"sqlite:///{tmp_path / 'data' / 'studio.db'}"
     assert settings.dev_sign_in_enabled
@@ -246,3 +247,29 @@ def test_demo_seconds_fixes_how_long_a_demo_image_takes(
     varying = provider_factory(settings_from({}, monkeypatch, tmp_path))("demo")
     assert isinstance(varying, DemoProvider)
     assert (varying.min_seconds, varying.max_seconds) == (1.0, 3.0)
+
+
+def test_stripe_needs_its_webhook_secret_and_a_price(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    alone = settings_from({"STRIPE_SECRET_KEY": "sk_test_51abcdefghijklmnop"}, monkeypatch, tmp_path)
+    assert alone.payments_mode == "stripe"
+    found = " ".join(alone.problems())
+    assert "STRIPE_WEBHOOK_SECRET" in found
+    assert "STRIPE_PRICE_PRO" in found
+    complete = settings_from(
+        {
+            "STRIPE_SECRET_KEY": "sk_test_51abcdefghijklmnop",
+            "STRIPE_WEBHOOK_SECRET": "whsec_0123456789abcdef",
+            "STRIPE_PRICE_PRO": " price_pro ",
+        },
+        monkeypatch,
+        tmp_path,
+    )
+    assert complete.problems() == []
+    assert complete.stripe_prices == {"pro": "price_pro"}
+    assert complete.describe()["payments"] == "stripe"
+
+
+def test_a_placeholder_stripe_key_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = settings_from({"STRIPE_SECRET_KEY": "sk_live_change-me"}, monkeypatch, tmp_path)
+    assert settings.payments_mode == "off"
+    assert any("STRIPE_SECRET_KEY is a placeholder" in problem for problem in settings.problems())

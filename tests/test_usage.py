@@ -130,4 +130,5 @@ def test_at_zero_credits_the_page_says_when_they_renew(tmp_path: Path) -> None:
         charge(services, demo_user(services), "fal-ai/flux/dev", 100)
         app.run()
         assert "You have used all 100 credits of this cycle" in app.error[0].value
-        assert "renew on" in app.error[0].value
+        assert "upgrade your plan, or wait until" in app.error[0].value
+        assert [link.proto.label for link in app.get("page_link")] == ["See plans and upgrade"]

@@ -38,7 +38,7 @@ from studio.adapters.db.models import (
 )
 from studio.domain.generation import JobStatus
 from studio.errors import InvalidForm, InvalidInput, NotFound, QueueError, StudioError, WrongCredentials
-from studio.services import accounts
+from studio.services import accounts, billing
 from studio.services.passwords import check_password
 
 if TYPE_CHECKING:
@@ -383,6 +383,8 @@ def purge_account(services: Services, user_id: uuid.UUID) -> None:
             log.warning("not purging account %s: it does not exist or was not deleted", user_id)
             return
         avatar = user.avatar_key
+    # Nobody is billed again for a deleted account (a failure here fails the job, which is retried).
+    billing.cancel_for_deleted_account(services, user_id)
     storage = services.storage
     while True:
         with services.uow() as uow:

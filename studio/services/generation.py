@@ -10,7 +10,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,15 @@ from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
 from studio.domain.parameters import Request, provider_arguments
-from studio.errors import Forbidden, InvalidInput, NotFound, QueueError, StudioError
+from studio.errors import (
+    Forbidden,
+    InsufficientCredits,
+    InvalidInput,
+    NotFound,
+    QueueError,
+    StudioError,
+    quota_message,
+)
 from studio.services import catalogue, credits, plans
 
 log = logging.getLogger(__name__)
@@ -79,6 +87,12 @@ class Quote:
     arguments: dict[str, Any]
     price: Price
     balance: int
+    renews_on: date | None = None
+
+    @property
+    def refusal(self) -> str:
+        """Why this cannot be paid now: upgrade, or wait for the renewal."""
+        return quota_message(self.price.credits, self.balance, self.renews_on)
 
     @property
     def affordable(self) -> bool:
@@ -102,7 +116,13 @@ def quote(services: Services, account_id: uuid.UUID, request: Request) -> Quote:
     """Validate and price a request for the cost preview; InvalidParameters explains what is wrong."""
     spec = catalogue.model_spec(services.uow(), request.model)
     arguments = provider_arguments(spec, request)
-    return Quote(spec, arguments, price(spec, arguments), balance(services, account_id))
+    return Quote(
+        spec,
+        arguments,
+        price(spec, arguments),
+        balance(services, account_id),
+        renewal_date(services, account_id),
+    )
 
 
 def start_generation(
@@ -160,6 +180,10 @@ def start_generation(
                 dedupe_key=f"reserve:{job.id}",
             )
             uow.commit()
+    except (
+        InsufficientCredits
+    ) as short:  # say when the credits come back, and that upgrading is the other way
+        raise InsufficientCredits(short.needed, short.available, renewal_date(services, account_id)) from None
     except IntegrityError:
         # A concurrent submission with the same key won the race: show its job.
         existing = _find_by_key(services, account_id, idempotency_key)
@@ -169,6 +193,12 @@ def start_generation(
     _dispatch(services, job.id, 1, priority)
     _alert_quietly(services, account_id)
     return get_job(services, account_id, job.id)
+
+
+def renewal_date(services: Services, account_id: uuid.UUID) -> date | None:
+    """The day this account's credits renew (its free cycle renewed first if it had ended)."""
+    found = plans.cycle(services, account_id)
+    return found[2].date() if found else None
 
 
 def _alert_quietly(services: Services, account_id: uuid.UUID) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -30,12 +31,15 @@ log = logging.getLogger(__name__)
 RENEW_BATCH = 200
 
 
-def sync_plans(uow: SqlUnitOfWork) -> None:
-    """Create the plans the studio ships with; a plan that exists keeps what admins set."""
+def sync_plans(uow: SqlUnitOfWork, prices: Mapping[str, str] | None = None) -> None:
+    """Create the plans the studio ships with; a plan that exists keeps what admins set, except the Stripe
+    price ids configured in settings (STRIPE_PRICE_*), which are written on every start."""
+    prices = prices or {}
     with uow:
-        existing = set(uow.session.scalars(sa.select(Plan.code)))
+        existing = {plan.code: plan for plan in uow.session.scalars(sa.select(Plan))}
         for spec in PLANS:
-            if spec.code not in existing:
+            plan = existing.get(spec.code)
+            if plan is None:
                 uow.session.add(
                     Plan(
                         code=spec.code,
@@ -43,8 +47,11 @@ def sync_plans(uow: SqlUnitOfWork) -> None:
                         monthly_credits=spec.monthly_credits,
                         price_cents=spec.price_cents,
                         sort_order=spec.sort_order,
+                        stripe_price_id=prices.get(spec.code),
                     )
                 )
+            elif spec.code in prices and plan.stripe_price_id != prices[spec.code]:
+                plan.stripe_price_id = prices[spec.code]
         try:
             uow.commit()
         except IntegrityError:  # another process seeded them at the same moment
@@ -92,15 +99,8 @@ def _grant(session: Session, subscription: Subscription, plan: Plan, cycle_start
     )
 
 
-def _renew(session: Session, subscription: Subscription, now: datetime) -> bool:
-    """Close every finished cycle of a free subscription and open the current one; False if not due."""
-    if subscription.stripe_subscription_id is not None or subscription.current_period_end > now:
-        return False
-    start, end = subscription.current_period_start, subscription.current_period_end
-    while end <= now:  # months without a visit renew once, into the cycle that contains now
-        start, end = end, next_period(end, subscription.billing_anchor_day)
-    plan = session.get(Plan, subscription.plan_id)
-    assert plan is not None
+def expire_unused(session: Session, subscription: Subscription, reason: str, *, dedupe_key: str) -> None:
+    """The balance left at the end of a cycle expires (an expire row), once per `dedupe_key`."""
     balance = (
         session.scalar(
             sa.select(User.credit_balance).where(User.id == subscription.user_id).with_for_update()
@@ -113,11 +113,44 @@ def _renew(session: Session, subscription: Subscription, now: datetime) -> bool:
             subscription.user_id,
             -balance,
             LedgerKind.EXPIRE,
-            f"Unused credits of the cycle ending {subscription.current_period_end:%d %b %Y}",
+            reason,
             ref_type="subscription",
             ref_id=str(subscription.id),
-            dedupe_key=f"expire:{subscription.id}:{subscription.current_period_end.isoformat()}",
+            dedupe_key=dedupe_key,
         )
+
+
+def return_to_free(session: Session, subscription: Subscription, now: datetime, reason: str) -> None:
+    """A paid plan has ended: what is left expires and a free cycle starts now, with its credits."""
+    expire_unused(session, subscription, reason, dedupe_key=f"expire:{subscription.id}:{now.isoformat()}")
+    plan = _free_plan(session)
+    subscription.plan_id = plan.id
+    subscription.stripe_subscription_id = None
+    subscription.status = "active"
+    subscription.cancel_at_period_end = False
+    subscription.payment_failed_at = None
+    subscription.current_period_start = now
+    subscription.current_period_end = next_period(now, now.day)
+    subscription.billing_anchor_day = now.day
+    subscription.usage_alert_level = 0
+    _grant(session, subscription, plan, now)
+
+
+def _renew(session: Session, subscription: Subscription, now: datetime) -> bool:
+    """Close every finished cycle of a free subscription and open the current one; False if not due."""
+    if subscription.stripe_subscription_id is not None or subscription.current_period_end > now:
+        return False
+    start, end = subscription.current_period_start, subscription.current_period_end
+    while end <= now:  # months without a visit renew once, into the cycle that contains now
+        start, end = end, next_period(end, subscription.billing_anchor_day)
+    plan = session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    expire_unused(
+        session,
+        subscription,
+        f"Unused credits of the cycle ending {subscription.current_period_end:%d %b %Y}",
+        dedupe_key=f"expire:{subscription.id}:{subscription.current_period_end.isoformat()}",
+    )
     _grant(session, subscription, plan, start)
     subscription.current_period_start, subscription.current_period_end = start, end
     subscription.usage_alert_level = 0

@@ -14,7 +14,7 @@ from studio.domain.parameters import Request
 from studio.errors import InvalidParameters
 from studio.services import generation, profile
 from studio.services.generation import Quote
-from studio.ui import generate_params
+from studio.ui import billing_view, generate_params
 from studio.ui.deps import services
 from studio.ui.generate_params import default, key
 
@@ -83,15 +83,9 @@ def cost_preview(quote: Quote | InvalidParameters, account_id: uuid.UUID) -> Non
     elif quote.affordable:
         st.markdown(f":material/toll: Uses **{_credits(quote.price.credits)}** · you have {quote.balance}")
     else:
-        hint = ""
+        billing_view.out_of_credits(quote.refusal)
         if standard_image_credits(quote.spec) <= quote.balance:  # some cheaper settings would fit
-            hint = " Fewer images or a smaller size may fit now: Update cost shows the new price."
-        st.warning(
-            f"This uses {_credits(quote.price.credits)} and you have {quote.balance}. Your credits renew "
-            f"every month; plans with more credits will come with billing.{hint}",
-            title="Not enough credits",
-            icon=":material/hourglass_empty:",
-        )
+            st.caption("Fewer images or a smaller size may fit now: Update cost shows the new price.")
 
 
 def submission_key() -> str:

@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from studio.domain.accounts import Account
+from studio.services.billing import BILLING_PATH
 from studio.services.mails import RESET_PATH, VERIFY_PATH
 
 PageGroups = dict[str, list[StreamlitPage]]
@@ -61,6 +62,7 @@ def pages_for(account: Account | None) -> PageGroups:
                 default=True,
             ),
             st.Page("pages/usage.py", title="Usage", icon=":material/monitoring:", url_path="usage"),
+            st.Page("pages/billing.py", title="Plans", icon=":material/credit_card:", url_path=BILLING_PATH),
             st.Page("pages/home.py", title="Account", icon=":material/account_circle:", url_path="account"),
             _verify_page(),
         ],

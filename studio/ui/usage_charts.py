@@ -32,8 +32,8 @@ def meter(found: Usage) -> None:
     st.progress(min(1.0, found.used_share), text=f"{found.used_share:.0%} of this cycle's credits used")
     if found.left == 0:
         st.error(
-            f"You have used all {_credits(found.granted)} of this cycle. Generating is paused until your "
-            f"credits renew on **{renews}**. Plans with more credits: ask your administrator.",
+            f"You have used all {_credits(found.granted)} of this cycle. Generating is paused: upgrade your "
+            f"plan, or wait until **{renews}**, when your credits renew.",
             icon=":material/block:",
         )
     elif found.used_share >= 0.8:
@@ -42,6 +42,8 @@ def meter(found: Usage) -> None:
             f"until {renews}.",
             icon=":material/hourglass_bottom:",
         )
+    label = "See plans and upgrade" if found.left == 0 else "Plans and billing"
+    st.page_link("pages/billing.py", label=label, icon=":material/credit_card:")
 
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:

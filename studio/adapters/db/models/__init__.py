@@ -13,7 +13,13 @@ from studio.adapters.db.models.accounts import (
     UserSettings,
 )
 from studio.adapters.db.models.base import Base, utcnow
-from studio.adapters.db.models.billing import CreditLedger, Plan, StripeEvent, Subscription
+from studio.adapters.db.models.billing import (
+    CheckoutSession,
+    CreditLedger,
+    Plan,
+    StripeEvent,
+    Subscription,
+)
 from studio.adapters.db.models.generation import CatalogueModel, GenerationJob, Prompt, UsageLog
 from studio.adapters.db.models.library import (
     Collection,
@@ -26,8 +32,8 @@ from studio.adapters.db.models.library import (
 )
 
 __all__ = [
-    "ApiKey", "AuditLog", "Base", "CatalogueModel", "Collection", "CollectionImage", "Comment",
-    "CreditLedger", "DataExport", "EmailToken", "GenerationJob", "Image", "ImageTag", "Plan", "Project",
-    "Prompt",
+    "ApiKey", "AuditLog", "Base", "CatalogueModel", "CheckoutSession", "Collection", "CollectionImage",
+    "Comment", "CreditLedger", "DataExport", "EmailToken", "GenerationJob", "Image", "ImageTag", "Plan",
+    "Project", "Prompt",
     "ShareLink", "StripeEvent", "Subscription", "UsageLog", "User", "UserSettings", "utcnow",
 ]  # fmt: skip

@@ -103,3 +103,18 @@ class StripeEvent(Base):
     received_at: Mapped[datetime] = created_column()
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CheckoutSession(Base):
+    """One upgrade started by a user: our row first, so the Stripe call's idempotency key is its id."""
+
+    __tablename__ = "checkout_sessions"
+    __table_args__ = (sa.Index(None, "user_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    plan_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("plans.id"))
+    stripe_session_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    url: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = created_column()
+    completed_at: Mapped[datetime | None]
