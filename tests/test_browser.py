@@ -339,3 +339,13 @@ def test_the_usage_page_with_a_cycle_of_spending(
     expect(page.locator(".js-plotly-plot")).to_have_count(2)
     expect(page.get_by_text("Credit history")).to_be_visible()
     shoot(page, artifacts, "usage.png")
+
+
+def test_the_plans_page_with_payments_off(app_url: str, tall_page: Page, artifacts: Path) -> None:
+    page = tall_page
+    demo_sign_in(page, app_url, "Continue as demo user")
+    page.get_by_role("link", name="Plans").click()
+    expect(page.get_by_role("heading", name="Plans and billing").first).to_be_visible()
+    expect(page.get_by_text("Payments are off on this installation")).to_be_visible()
+    expect(page.get_by_text("$29 / month")).to_be_visible()
+    shoot(page, artifacts, "billing.png")

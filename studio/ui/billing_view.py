@@ -89,7 +89,7 @@ def _link(name: str, label: str) -> bool:
 
 
 def _price(offer: PlanOffer) -> str:
-    return "Free" if offer.price_cents == 0 else f"${offer.price_cents / 100:,.0f} / month"
+    return f"${offer.price_cents / 100:,.0f} / month"
 
 
 def offers(state: Billing, user_id: uuid.UUID) -> None:

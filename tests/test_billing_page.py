@@ -1,0 +1,122 @@
+"""AppTest of the Plans and billing page: payments off (admins assign plans), and payments on against
+localstripe: Choose → a link to Stripe Checkout → paid → back on the page with ?checkout=<id>."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from studio.adapters.db.models import User
+from studio.bootstrap import Services
+from tests.conftest import embedded_settings, installed
+from tests.stripe_fake import API_KEY, WEBHOOK_SECRET, Localstripe
+from tests.test_app_pages import _navigation_only, home, sign_in_as, titles  # noqa: F401 (a fixture)
+
+PAGE = "pages/billing.py"
+
+
+def billing_page() -> AppTest:
+    app = home()
+    sign_in_as(app, "Continue as demo user")
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    assert titles(app) == ["Plans and billing"]
+    return app
+
+
+def demo_user(services: Services) -> uuid.UUID:
+    with services.uow() as uow:
+        user = uow.users.get_by_email("demo@studio.local")
+        assert isinstance(user, User)
+        return user.id
+
+
+def buttons(app: AppTest) -> list[str]:
+    return [button.label for button in app.button]
+
+
+def link_buttons(app: AppTest) -> dict[str, str]:
+    return {element.proto.label: element.proto.url for element in app.get("link_button")}
+
+
+@pytest.fixture
+def stripe_api() -> Iterator[Localstripe]:
+    server = Localstripe()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def shop(tmp_path: Path, stripe_api: Localstripe) -> Iterator[Services]:
+    """Embedded mode with payments on (Stripe alone keeps the rest embedded)."""
+    settings = embedded_settings(
+        tmp_path / "data",
+        stripe_secret_key=API_KEY,
+        stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_api_base=stripe_api.base,
+        stripe_price_pro=stripe_api.price("pro", 2900),
+        stripe_price_studio=stripe_api.price("studio", 5900),
+    )
+    with installed(settings) as services:
+        yield services
+
+
+def test_with_payments_off_the_page_shows_the_plans_and_who_assigns_them(tmp_path: Path) -> None:
+    with installed(embedded_settings(tmp_path / "data")):
+        app = billing_page()
+        metrics = {metric.label: metric.value for metric in app.metric}
+        assert metrics == {"Plan": "Free", "Credits each cycle": "100", "Renews on": metrics["Renews on"]}
+        assert "Payments are off on this installation: an administrator assigns plans." in [
+            info.value for info in app.info
+        ]
+        markdown = " ".join(element.value for element in app.markdown)
+        for price in ("$0 / month", "$19 / month", "$29 / month", "$59 / month"):
+            assert price in markdown
+        assert not [label for label in buttons(app) if label.startswith("Choose")]
+        assert "Manage billing" not in buttons(app)
+
+
+def test_choose_opens_checkout_and_the_return_applies_the_plan(
+    shop: Services, stripe_api: Localstripe
+) -> None:
+    app = billing_page()
+    user_id = demo_user(shop)
+    # Starter has no Stripe price here: it is shown, not sold.
+    assert [label for label in buttons(app) if label.startswith("Choose")] == ["Choose Pro", "Choose Studio"]
+    next(button for button in app.button if button.label == "Choose Pro").click().run()
+    assert not app.exception, app.exception
+    [(label, url)] = link_buttons(app).items()
+    assert label == "Continue to secure checkout"
+    assert url.startswith(stripe_api.base + "/pay/cs_test_")
+    session_id = url.rsplit("/", 1)[1]
+    stripe_api.pay(session_id)
+
+    app.query_params["checkout"] = session_id
+    app.run()
+    assert not app.exception, app.exception
+    assert [success.value for success in app.success] == [
+        "Thank you: your plan is active and its credits are in your account."
+    ]
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert (metrics["Plan"], metrics["Credits each cycle"]) == ("Pro", "500")
+    with shop.uow() as uow:
+        assert uow.session.scalar(sa.select(User.credit_balance).where(User.id == user_id)) == 500
+    assert not [label for label in buttons(app) if label.startswith("Choose")]
+    next(button for button in app.button if button.label == "Manage billing").click().run()
+    assert link_buttons(app)["Open the billing portal"].startswith(stripe_api.base + "/portal/cus_")
+
+
+def test_a_forged_return_is_refused(shop: Services, stripe_api: Localstripe) -> None:
+    app = billing_page()
+    app.query_params["checkout"] = "cs_test_not_yours"
+    app.run()
+    assert [error.value for error in app.error] == ["This checkout is not one of yours."]
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Plan"] == "Free"
