@@ -11,13 +11,17 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from studio.adapters.db.models import User
+from studio.adapters.db.models import AuditLog, Plan, Subscription, User
 from studio.bootstrap import Services
+from studio.domain.accounts import Role
+from studio.errors import Forbidden, InvalidForm
+from studio.services import dev_accounts, plans
 from tests.conftest import embedded_settings, installed
 from tests.stripe_fake import API_KEY, WEBHOOK_SECRET, Localstripe
-from tests.test_app_pages import _navigation_only, home, sign_in_as, titles  # noqa: F401 (a fixture)
+from tests.test_app_pages import _navigation_only, home, registered, sign_in_as, titles  # noqa: F401
 
 PAGE = "pages/billing.py"
+ADMIN_PLANS = "pages/admin_plans.py"
 
 
 def billing_page() -> AppTest:
@@ -120,3 +124,79 @@ def test_a_forged_return_is_refused(shop: Services, stripe_api: Localstripe) -> 
     assert [error.value for error in app.error] == ["This checkout is not one of yours."]
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Plan"] == "Free"
+
+
+# --- admins change plans ----------------------------------------------------------------------------------
+
+
+def test_admins_change_a_plan_with_an_audit_row(tmp_path: Path) -> None:
+    with installed(embedded_settings(tmp_path / "data")) as services:
+        app = home()
+        sign_in_as(app, "Continue as demo admin")
+        app.switch_page(ADMIN_PLANS).run()
+        assert titles(app) == ["Plan catalogue"]
+        [table] = app.dataframe
+        assert list(table.value["Margin at worst"]) == ["—", "60.5%", "56.9%", "57.6%"]
+        # The second form is Starter's (the plans are listed free, starter, pro, studio).
+        [number for number in app.number_input if number.label == "Credits per month"][1].set_value(350)
+        reasons = [text for text in app.text_input if text.label == "Reason (for the audit log)"]
+        reasons[1].set_value("more credits for the same price")
+        [button for button in app.button if button.label == "Save"][1].click().run()
+        assert not app.exception, app.exception
+        assert not app.error, [error.value for error in app.error]
+        assert [success.value for success in app.success] == [
+            "Starter saved: accounts get its credits from their next cycle."
+        ]
+        with services.uow() as uow:
+            [(before, after, reason)] = uow.session.execute(
+                sa.select(AuditLog.before, AuditLog.after, AuditLog.reason).where(
+                    AuditLog.action == "plan.update"
+                )
+            )
+        assert ((before or {})["monthly_credits"], (after or {})["monthly_credits"]) == (300, 350)
+        assert reason == "more credits for the same price"
+
+
+def test_plan_changes_are_checked_and_refused_to_users(tmp_path: Path) -> None:
+    with installed(embedded_settings(tmp_path / "data")) as services:
+        admin = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.ADMIN)
+        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
+        with pytest.raises(Forbidden):
+            plans.plan_rows(services, user)
+        with pytest.raises(InvalidForm) as refused:
+            plans.update_plan(
+                services, admin, "free", name="Free", monthly_credits=100, price_cents=500,
+                stripe_price_id=None, is_active=True, reason="",
+            )  # fmt: skip
+        assert refused.value.problems == [
+            "The free plan stays free, active and not for sale: new accounts start on it.",
+            "Say why: the reason goes into the audit log.",
+        ]
+        with pytest.raises(InvalidForm, match="price id"):
+            plans.update_plan(
+                services, admin, "pro", name="Pro", monthly_credits=500, price_cents=2900,
+                stripe_price_id="<script>", is_active=True, reason="typo",
+            )  # fmt: skip
+        app = home()
+        sign_in_as(app, "Continue as demo user")
+        assert not registered(app, ADMIN_PLANS)
+
+
+def test_a_failed_payment_shows_a_banner_on_generate_and_usage(tmp_path: Path) -> None:
+    with installed(embedded_settings(tmp_path / "data")) as services:
+        app = home()
+        sign_in_as(app, "Continue as demo user")
+        user_id = demo_user(services)
+        with services.uow() as uow:
+            pro = uow.session.scalar(sa.select(Plan.id).where(Plan.code == "pro"))
+            uow.session.execute(
+                sa.update(Subscription)
+                .where(Subscription.user_id == user_id)
+                .values(plan_id=pro, stripe_subscription_id="sub_test", payment_failed_at=sa.func.now())
+            )
+            uow.commit()
+        for page in ("pages/generate.py", "pages/usage.py", PAGE):
+            app.switch_page(page).run()
+            assert not app.exception, app.exception
+            banners = [warning.value for warning in app.warning]
+            assert any("Your last payment for the Pro plan failed" in banner for banner in banners), page

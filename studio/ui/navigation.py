@@ -71,6 +71,9 @@ def pages_for(account: Account | None) -> PageGroups:
         groups["Admin"] = [
             st.Page(
                 "pages/admin_system.py", title="System", icon=":material/monitor_heart:", url_path="system"
-            )
+            ),
+            st.Page(
+                "pages/admin_plans.py", title="Plan catalogue", icon=":material/sell:", url_path="admin-plans"
+            ),
         ]
     return groups
