@@ -21,7 +21,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -41,6 +41,9 @@ from studio.bootstrap import Services
 from studio.settings import Settings
 from tests.databases import scratch_database
 from tests.fal_server import FakeFal, reserve_socket
+
+if TYPE_CHECKING:
+    from tests.stripe_fake import Localstripe
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -329,3 +332,18 @@ def smtp_server(**options: Any) -> Iterator[SmtpInbox]:
 def smtp_inbox() -> Iterator[SmtpInbox]:
     with smtp_server() as inbox:
         yield inbox
+
+
+# --- Stripe ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stripe_api() -> Iterator[Localstripe]:
+    """A localstripe of the test's own (with the Checkout/Portal fake): no other test's events reach it."""
+    from tests.stripe_fake import Localstripe
+
+    server = Localstripe()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -301,7 +301,7 @@ class FakeFal:
                 Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT"]),
             ]
         )
-        self._server: _Server | None = None
+        self._server: ReadyServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ class FakeFal:
             lifespan="off",
             timeout_graceful_shutdown=2,
         )
-        server = _Server(config)
+        server = ReadyServer(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [self._sock]}, daemon=True, name="fake-fal"
         )
@@ -739,7 +739,7 @@ class FakeFal:
                 self._cond.notify_all()
 
 
-class _Server(uvicorn.Server):
+class ReadyServer(uvicorn.Server):
     """uvicorn's server, telling the starting thread when it listens (or gave up)."""
 
     def __init__(self, config: uvicorn.Config) -> None:

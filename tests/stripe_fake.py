@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from studio.web import routes
 from tests.conftest import ROOT
+from tests.fal_server import ReadyServer
 
 API_KEY = "sk_test_localstripe"
 WEBHOOK_SECRET = "whsec_studio_tests_0123456789"
@@ -143,25 +144,13 @@ def event(kind: str, obj: dict[str, Any], event_id: str | None = None) -> dict[s
     }
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.ready.set()
-
-
 @contextmanager
 def studio_routes() -> Iterator[str]:
     """The studio's HTTP routes (the webhook among them) on a loopback port, for the installed services."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(Starlette(routes=routes()), log_level="warning", lifespan="off")
-    server = _Server(config)
+    server = ReadyServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     if not server.ready.wait(_START_TIMEOUT) or not server.started:

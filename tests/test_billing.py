@@ -37,17 +37,9 @@ from tests.stripe_fake import (
     signed,
     studio_routes,
 )
+from tests.test_plans import ledger
 
 PRICES = {"starter": 1900, "pro": 2900, "studio": 5900}
-
-
-@pytest.fixture
-def stripe_api() -> Iterator[Localstripe]:
-    server = Localstripe()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -81,14 +73,6 @@ def new_user(services: Services) -> uuid.UUID:
         plans.start_free_plan(uow.session, user.id)
         uow.commit()
         return user.id
-
-
-def ledger(services: Services, user_id: uuid.UUID) -> Counter[tuple[str, int]]:
-    with services.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(CreditLedger.kind, CreditLedger.delta).where(CreditLedger.user_id == user_id)
-        )
-        return Counter((kind, delta) for kind, delta in rows)
 
 
 def balance(services: Services, user_id: uuid.UUID) -> int:

@@ -3,7 +3,6 @@ localstripe: Choose → a link to Stripe Checkout → paid → back on the page 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,13 @@ from studio.domain.accounts import Role
 from studio.errors import Forbidden, InvalidForm
 from studio.services import dev_accounts, plans
 from tests.conftest import embedded_settings, installed
-from tests.stripe_fake import API_KEY, WEBHOOK_SECRET, Localstripe
+from tests.stripe_fake import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    Localstripe,
+)
 from tests.test_app_pages import _navigation_only, home, registered, sign_in_as, titles  # noqa: F401
+from tests.test_usage import demo_user
 
 PAGE = "pages/billing.py"
 ADMIN_PLANS = "pages/admin_plans.py"
@@ -33,28 +37,12 @@ def billing_page() -> AppTest:
     return app
 
 
-def demo_user(services: Services) -> uuid.UUID:
-    with services.uow() as uow:
-        user = uow.users.get_by_email("demo@studio.local")
-        assert isinstance(user, User)
-        return user.id
-
-
 def buttons(app: AppTest) -> list[str]:
     return [button.label for button in app.button]
 
 
 def link_buttons(app: AppTest) -> dict[str, str]:
     return {element.proto.label: element.proto.url for element in app.get("link_button")}
-
-
-@pytest.fixture
-def stripe_api() -> Iterator[Localstripe]:
-    server = Localstripe()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -170,7 +170,7 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     ).to_be_visible()  # signed in, the studio opens on it
     wait_for(lambda: has_session_cookie(page), timeout=20)
     tab.settle()
-    assert sidebar_links(page) == ["Generate", "Usage", "Account", "System"]
+    assert sidebar_links(page) == ["Generate", "Usage", "Plans", "Account", "System", "Plan catalogue"]
     page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()
     expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
     expect(page).to_have_url(f"{app_url}/account")
@@ -192,10 +192,10 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
 
 def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
     demo_sign_in(page, app_url, "Continue as demo user")
-    assert sidebar_links(page) == ["Generate", "Usage", "Account"]
+    assert sidebar_links(page) == ["Generate", "Usage", "Plans", "Account"]
     page.goto(f"{app_url}/system")  # a new session, signed in by the cookie: the URL has no page for a user
     expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
-    assert sidebar_links(page) == ["Generate", "Usage", "Account"]
+    assert sidebar_links(page) == ["Generate", "Usage", "Plans", "Account"]
     expect(page.get_by_text("Every service is answering.")).to_have_count(0)
     expect(page.get_by_role("heading", name="System")).to_have_count(0)
 
