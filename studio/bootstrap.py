@@ -223,7 +223,7 @@ def start() -> Services:
     from studio.services.plans import sync_plans
 
     current = services()
-    logs.configure(current.settings.log_level)
+    logs.configure(current.settings.log_level, current.settings.log_format)
     current.database.migrate()
     sync_catalogue(current.uow())
     sync_plans(current.uow(), current.settings.stripe_prices)

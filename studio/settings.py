@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:8501"
     secret_key: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
     dev_sign_in: bool | None = None
 
     # Database

@@ -13,7 +13,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from studio.adapters.db.models import User
 from studio.adapters.mail import Email, build_message
-from studio.adapters.queue import DEFAULT_QUEUE, JobFunction, QueueStats, _check_job, resolve_function
+from studio.adapters.queue import (
+    DEFAULT_QUEUE,
+    JobFunction,
+    QueueStats,
+    WorkerState,
+    _check_job,
+    resolve_function,
+)
 from studio.adapters.storage import CHUNK_SIZE, check_key
 from studio.errors import NotFound
 
@@ -159,6 +166,12 @@ class FakeQueue:
         now = time.time()
         queued = sum(1 for job in self.jobs if job["due"] <= now)
         return QueueStats(queued, len(self.jobs) - queued, 0, len(self.failed), 0)
+
+    def workers(self) -> list[WorkerState]:
+        return []
+
+    def lengths(self) -> dict[str, int]:
+        return {name: sum(1 for job in self.jobs if job["queue"] == name) for name in self.queue_names}
 
     def start(self) -> None:
         pass

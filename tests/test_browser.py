@@ -170,7 +170,20 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     ).to_be_visible()  # signed in, the studio opens on it
     wait_for(lambda: has_session_cookie(page), timeout=20)
     tab.settle()
-    assert sidebar_links(page) == ["Generate", "Usage", "Plans", "Account", "System", "Plan catalogue"]
+    assert sidebar_links(page) == [
+        "Dashboard",
+        "Generate",
+        "Usage",
+        "Plans",
+        "Account",
+        "Analytics",
+        "Users",
+        "Models",
+        "Queue",
+        "Audit log",
+        "System",
+        "Plan catalogue",
+    ]
     page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()
     expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
     expect(page).to_have_url(f"{app_url}/account")
@@ -192,10 +205,10 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
 
 def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
     demo_sign_in(page, app_url, "Continue as demo user")
-    assert sidebar_links(page) == ["Generate", "Usage", "Plans", "Account"]
+    assert sidebar_links(page) == ["Dashboard", "Generate", "Usage", "Plans", "Account"]
     page.goto(f"{app_url}/system")  # a new session, signed in by the cookie: the URL has no page for a user
     expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
-    assert sidebar_links(page) == ["Generate", "Usage", "Plans", "Account"]
+    assert sidebar_links(page) == ["Dashboard", "Generate", "Usage", "Plans", "Account"]
     expect(page.get_by_text("Every service is answering.")).to_have_count(0)
     expect(page.get_by_role("heading", name="System")).to_have_count(0)
 
@@ -349,3 +362,33 @@ def test_the_plans_page_with_payments_off(app_url: str, tall_page: Page, artifac
     expect(page.get_by_text("Payments are off on this installation")).to_be_visible()
     expect(page.get_by_text("$29 / month")).to_be_visible()
     shoot(page, artifacts, "billing.png")
+
+
+def test_the_dashboard_and_the_admin_analytics_with_data(
+    app_url: str, app_dir: Path, tall_page: Page, browser: Browser, artifacts: Path
+) -> None:
+    """The hand-worked seed of tests/admin_seed.py in the app's own database, then the Analytics page as the
+    demo admin (metrics, four charts, both tables) and the demo user's dashboard."""
+    from tests.admin_seed import seed
+
+    page = tall_page
+    services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
+    try:
+        seed(services)
+    finally:
+        services.close()
+    demo_sign_in(page, app_url, "Continue as demo admin")
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Analytics").click()
+    expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(4)
+    expect(page.get_by_text("$48.00")).to_be_visible()
+    expect(page.get_by_role("button", name="Download CSV")).to_be_visible()
+    shoot(page, artifacts, "admin-analytics.png")
+
+    with opened_page(browser, 1440, 1500) as user_page:  # another browser: the demo user's own session
+        demo_sign_in(user_page, app_url, "Continue as demo user")
+        user_page.locator('[data-testid="stSidebarNav"] a', has_text="Dashboard").click()
+        expect(user_page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(user_page.get_by_text("Credits used this cycle")).to_be_visible()
+        expect(user_page.get_by_role("heading", name="Activity")).to_be_visible()
+        shoot(user_page, artifacts, "dashboard.png")

@@ -51,6 +51,17 @@ class QueueStats:
     workers: int
 
 
+@dataclass(frozen=True)
+class WorkerState:
+    """One worker (an RQ worker process, or a job thread of the app) as the admin queue page shows it."""
+
+    name: str
+    state: str  # idle, busy, ...
+    queues: tuple[str, ...]
+    current_job: str | None
+    last_heartbeat: datetime | None
+
+
 class JobQueue(Protocol):
     """Where services put work that must not run in a page."""
 
@@ -68,6 +79,10 @@ class JobQueue(Protocol):
     def check(self) -> None: ...
 
     def stats(self) -> QueueStats: ...
+
+    def workers(self) -> list[WorkerState]: ...
+
+    def lengths(self) -> dict[str, int]: ...
 
     def start(self) -> None: ...
 
@@ -185,6 +200,30 @@ class RQQueue:
         except RedisError as err:
             raise QueueError(f"Redis is not reachable: {err}") from err
 
+    def workers(self) -> list[WorkerState]:
+        try:
+            return [
+                WorkerState(
+                    name=worker.name,
+                    state=str(worker.get_state()),
+                    queues=tuple(worker.queue_names()),
+                    current_job=worker.get_current_job_id(),
+                    last_heartbeat=worker.last_heartbeat.replace(tzinfo=UTC)
+                    if worker.last_heartbeat
+                    else None,
+                )
+                for worker in Worker.all(connection=self.redis)
+            ]
+        except RedisError as err:
+            raise QueueError(f"Redis is not reachable: {err}") from err
+
+    def lengths(self) -> dict[str, int]:
+        """Jobs waiting in each queue."""
+        try:
+            return {name: self._queue(name).count for name in self.queue_names}
+        except RedisError as err:
+            raise QueueError(f"Redis is not reachable: {err}") from err
+
     def start(self) -> None:
         """Nothing to start in the app: workers are separate processes (`worker.py`)."""
 
@@ -217,6 +256,7 @@ class InProcessQueue:
         self._ready: list[_Ready] = []
         self._records: dict[str, dict[str, Any]] = {}  # queued, scheduled or running
         self._running: set[str] = set()
+        self._doing: dict[str, str] = {}  # thread name -> the job id it runs
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -303,6 +343,30 @@ class InProcessQueue:
                 workers=sum(1 for thread in self._threads if thread.is_alive()),
             )
 
+    def workers(self) -> list[WorkerState]:
+        """The job threads: alive or not, and the job each one runs (threads have no heartbeat)."""
+        with self._cond:
+            return [
+                WorkerState(
+                    name=thread.name,
+                    state=("busy" if thread.name in self._doing else "idle") if thread.is_alive() else "dead",
+                    queues=tuple(self._priority),
+                    current_job=self._doing.get(thread.name),
+                    last_heartbeat=None,
+                )
+                for thread in self._threads
+            ]
+
+    def lengths(self) -> dict[str, int]:
+        """Jobs ready to run, per queue (delayed ones not yet due are not counted)."""
+        with self._cond:
+            self._promote_due(time.time())
+            counts = dict.fromkeys(self._priority, 0)
+            for ready in self._ready:
+                queue = self._records[ready.job_id]["queue"]
+                counts[queue] = counts.get(queue, 0) + 1
+            return counts
+
     # internals (called with the condition held unless noted)
 
     def _schedule(self, record: dict[str, Any]) -> None:
@@ -322,6 +386,7 @@ class InProcessQueue:
                 if self._ready:
                     job_id = heapq.heappop(self._ready).job_id
                     self._running.add(job_id)
+                    self._doing[threading.current_thread().name] = job_id
                     return self._records[job_id]
                 wait = self._scheduled[0][0] - time.time() if self._scheduled else None
                 self._cond.wait(wait)
@@ -342,6 +407,7 @@ class InProcessQueue:
                 (self._pending_dir / f"{record['id']}.json").unlink(missing_ok=True)
                 with self._cond:
                     self._running.discard(record["id"])
+                    self._doing.pop(threading.current_thread().name, None)
                     self._records.pop(record["id"], None)
 
 

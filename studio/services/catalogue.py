@@ -15,10 +15,11 @@ _SYNC_LOCK_ID = 7_242_002
 
 
 def sync_catalogue(uow: SqlUnitOfWork) -> int:
-    """Insert the catalogue's models and refresh their descriptions, schemas and prices.
+    """Insert the catalogue's models and refresh their names, schemas and prices.
 
-    Whether a model is enabled and what it costs in credits belong to the admins once a row exists, so
-    those two are set only when the row is first created. Returns how many rows were added.
+    Whether a model is enabled, what it costs in credits, whether it is featured and its description
+    belong to the admins once a row exists (the Models admin page), so those are set only when the row is
+    first created. Returns how many rows were added.
     """
     added = 0
     with uow:
@@ -33,11 +34,12 @@ def sync_catalogue(uow: SqlUnitOfWork) -> int:
                     endpoint_id=spec.endpoint_id,
                     credit_cost=standard_image_credits(spec),
                     is_enabled=True,
+                    description=spec.description,
+                    is_featured=spec.featured,
                 )
                 uow.session.add(row)
                 added += 1
             row.name = spec.name
-            row.description = spec.description
             row.category = spec.category
             row.capabilities = list(spec.capabilities)
             row.params_schema = spec.schema_json()
@@ -45,7 +47,6 @@ def sync_catalogue(uow: SqlUnitOfWork) -> int:
             row.price_unit = spec.price_unit
             row.speed_hint = spec.speed
             row.quality_hint = spec.quality
-            row.is_featured = spec.featured
             row.sort_order = spec.sort_order
         uow.commit()
     return added

@@ -14,19 +14,20 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studio.adapters.db import SqlUnitOfWork
-from studio.adapters.db.models import AuditLog, CatalogueModel, Plan, Subscription, User, utcnow
+from studio.adapters.db.models import CatalogueModel, Plan, Subscription, User, utcnow
 from studio.domain.accounts import Account
 from studio.domain.catalogue import BY_ENDPOINT, CATALOGUE
 from studio.domain.credits import LedgerKind
 from studio.domain.plans import FREE, PLANS, PlanSpec, full_use_cost_micros, margin, next_period
-from studio.errors import Forbidden, InvalidForm, NotFound
+from studio.errors import InvalidForm, NotFound
+from studio.services import admin
 from studio.services.credits import change_balance
 
 if TYPE_CHECKING:
@@ -226,8 +227,8 @@ _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]{1,120}$")
 
 def plan_rows(services: Services, actor: Account) -> list[PlanRow]:
     """Every plan with its subscriber count and its worst-case margin (admins only)."""
-    _require_admin(actor)
     with services.uow() as uow:
+        admin.check_admin(uow.session, actor.id)
         counted = uow.session.execute(
             sa.select(Subscription.plan_id, sa.func.count()).group_by(Subscription.plan_id)
         )
@@ -273,7 +274,6 @@ def update_plan(
 ) -> PlanRow:
     """Change a plan (admins only), with an audit row in the same transaction. Subscribers get the new
     credits from their next cycle on."""
-    _require_admin(actor)
     name, reason, price_id = name.strip(), reason.strip(), (stripe_price_id or "").strip() or None
     problems = []
     if not 1 <= len(name) <= 64:
@@ -293,6 +293,7 @@ def update_plan(
     if problems:
         raise InvalidForm(problems)
     with services.uow() as uow:
+        admin.check_admin(uow.session, actor.id)
         plan = uow.session.scalar(sa.select(Plan).where(Plan.code == code).with_for_update())
         if plan is None:
             raise NotFound(f"no plan {code!r}")
@@ -301,16 +302,8 @@ def update_plan(
         plan.stripe_price_id, plan.is_active = price_id, is_active
         after = _plan_values(plan)
         if after != before:
-            uow.session.add(
-                AuditLog(
-                    actor_id=actor.id,
-                    action="plan.update",
-                    target_type="plan",
-                    target_id=code,
-                    before=before,
-                    after=after,
-                    reason=reason[:2000],
-                )
+            admin.audit(
+                uow.session, actor.id, "plan.update", "plan", code, before=before, after=after, reason=reason
             )
         try:
             uow.commit()
@@ -320,7 +313,7 @@ def update_plan(
     return next(row for row in plan_rows(services, actor) if row.code == code)
 
 
-def _plan_values(plan: Plan) -> dict[str, object]:
+def _plan_values(plan: Plan) -> dict[str, Any]:
     return {
         "name": plan.name,
         "monthly_credits": plan.monthly_credits,
@@ -328,8 +321,3 @@ def _plan_values(plan: Plan) -> dict[str, object]:
         "stripe_price_id": plan.stripe_price_id,
         "is_active": plan.is_active,
     }
-
-
-def _require_admin(actor: Account) -> None:
-    if not actor.is_admin:
-        raise Forbidden("Only administrators manage plans.")

@@ -55,6 +55,9 @@ def pages_for(account: Account | None) -> PageGroups:
     groups: PageGroups = {
         "Studio": [
             st.Page(
+                "pages/dashboard.py", title="Dashboard", icon=":material/dashboard:", url_path="dashboard"
+            ),
+            st.Page(
                 "pages/generate.py",
                 title="Generate",
                 icon=":material/auto_awesome:",
@@ -69,6 +72,18 @@ def pages_for(account: Account | None) -> PageGroups:
     }
     if account.is_admin:
         groups["Admin"] = [
+            st.Page(
+                "pages/admin_analytics.py",
+                title="Analytics",
+                icon=":material/insights:",
+                url_path="analytics",
+            ),
+            st.Page("pages/admin_users.py", title="Users", icon=":material/group:", url_path="users"),
+            st.Page(
+                "pages/admin_models.py", title="Models", icon=":material/model_training:", url_path="models"
+            ),
+            st.Page("pages/admin_queue.py", title="Queue", icon=":material/queue:", url_path="queue"),
+            st.Page("pages/admin_audit.py", title="Audit log", icon=":material/history:", url_path="audit"),
             st.Page(
                 "pages/admin_system.py", title="System", icon=":material/monitor_heart:", url_path="system"
             ),

@@ -28,6 +28,7 @@ class User(Base):
         sa.CheckConstraint(one_of("role", ROLES), name="role"),
         sa.CheckConstraint("credit_balance >= 0", name="credit_balance_not_negative"),
         sa.Index(None, "created_at"),
+        sa.Index("ix_users_name_lower", sa.text("lower(name)")),  # the admin search by name prefix
     )
 
     id: Mapped[uuid.UUID] = id_column()
