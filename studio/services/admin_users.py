@@ -28,9 +28,8 @@ from studio.adapters.db.models import (
     utcnow,
 )
 from studio.domain.credits import LedgerKind
-from studio.domain.plans import next_period
 from studio.errors import InsufficientCredits, InvalidInput, NotFound
-from studio.services import accounts, credits
+from studio.services import accounts, credits, plans
 from studio.services.admin import audit, check_admin
 
 if TYPE_CHECKING:
@@ -260,37 +259,14 @@ def change_plan(services: Services, actor_id: uuid.UUID, user_id: uuid.UUID, pla
         assert old is not None
         if old.id == plan.id:
             raise InvalidInput(f"The account is already on the {plan.name} plan.")
-        now = utcnow()
-        balance = _user(uow.session, user_id, lock=True).credit_balance
-        change = f"plan-change:{subscription.id}:{now.isoformat()}"
-        if balance:
-            credits.change_balance(
-                uow.session,
-                user_id,
-                -balance,
-                LedgerKind.EXPIRE,
-                f"Unused credits of the {old.name} plan (plan changed by an admin)",
-                ref_type="subscription",
-                ref_id=str(subscription.id),
-                actor_id=actor_id,
-                dedupe_key=f"expire:{change}",
-            )
-        credits.change_balance(
+        balance = plans.restart_cycle(
             uow.session,
-            user_id,
-            plan.monthly_credits,
-            LedgerKind.GRANT,
-            f"{plan.name} plan: {plan.monthly_credits} credits for the cycle from {now:%d %b %Y}",
-            ref_type="plan",
-            ref_id=plan.code,
-            actor_id=actor_id,
-            dedupe_key=f"grant:{subscription.id}:{now.isoformat()}",
+            subscription,
+            plan,
+            utcnow(),
+            f"Unused credits of the {old.name} plan (plan changed by an admin)",
+            actor_id,
         )
-        subscription.plan_id = plan.id
-        subscription.current_period_start = now
-        subscription.current_period_end = next_period(now, now.day)
-        subscription.billing_anchor_day = now.day
-        subscription.usage_alert_level = 0
         audit(
             uow.session,
             actor_id,

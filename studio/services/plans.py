@@ -91,7 +91,13 @@ def start_free_plan(session: Session, user_id: uuid.UUID, now: datetime | None =
     _grant(session, subscription, plan, now)
 
 
-def _grant(session: Session, subscription: Subscription, plan: Plan, cycle_start: datetime) -> None:
+def _grant(
+    session: Session,
+    subscription: Subscription,
+    plan: Plan,
+    cycle_start: datetime,
+    actor_id: uuid.UUID | None = None,
+) -> None:
     """The plan's credits for the cycle beginning at `cycle_start`, once (its dedupe key names the cycle)."""
     change_balance(
         session,
@@ -101,12 +107,20 @@ def _grant(session: Session, subscription: Subscription, plan: Plan, cycle_start
         f"{plan.name} plan: {plan.monthly_credits} credits for the cycle from {cycle_start:%d %b %Y}",
         ref_type="plan",
         ref_id=plan.code,
+        actor_id=actor_id,
         dedupe_key=f"grant:{subscription.id}:{cycle_start.isoformat()}",
     )
 
 
-def expire_unused(session: Session, subscription: Subscription, reason: str, *, dedupe_key: str) -> None:
-    """The balance left at the end of a cycle expires (an expire row), once per `dedupe_key`."""
+def expire_unused(
+    session: Session,
+    subscription: Subscription,
+    reason: str,
+    *,
+    dedupe_key: str,
+    actor_id: uuid.UUID | None = None,
+) -> int:
+    """The balance left at the end of a cycle expires (an expire row), once per `dedupe_key`; returns it."""
     balance = (
         session.scalar(
             sa.select(User.credit_balance).where(User.id == subscription.user_id).with_for_update()
@@ -122,24 +136,45 @@ def expire_unused(session: Session, subscription: Subscription, reason: str, *, 
             reason,
             ref_type="subscription",
             ref_id=str(subscription.id),
+            actor_id=actor_id,
             dedupe_key=dedupe_key,
         )
+    return balance
 
 
-def return_to_free(session: Session, subscription: Subscription, now: datetime, reason: str) -> None:
-    """A paid plan has ended: what is left expires and a free cycle starts now, with its credits."""
-    expire_unused(session, subscription, reason, dedupe_key=f"expire:{subscription.id}:{now.isoformat()}")
-    plan = _free_plan(session)
+def restart_cycle(
+    session: Session,
+    subscription: Subscription,
+    plan: Plan,
+    now: datetime,
+    reason: str,
+    actor_id: uuid.UUID | None = None,
+) -> int:
+    """The account on `plan` from now: what is left expires and a cycle starts with the plan's credits
+    (in the caller's transaction). Returns the credits that expired."""
+    expired = expire_unused(
+        session,
+        subscription,
+        reason,
+        dedupe_key=f"expire:{subscription.id}:{now.isoformat()}",
+        actor_id=actor_id,
+    )
     subscription.plan_id = plan.id
-    subscription.stripe_subscription_id = None
-    subscription.status = "active"
-    subscription.cancel_at_period_end = False
-    subscription.payment_failed_at = None
     subscription.current_period_start = now
     subscription.current_period_end = next_period(now, now.day)
     subscription.billing_anchor_day = now.day
     subscription.usage_alert_level = 0
-    _grant(session, subscription, plan, now)
+    _grant(session, subscription, plan, now, actor_id)
+    return expired
+
+
+def return_to_free(session: Session, subscription: Subscription, now: datetime, reason: str) -> None:
+    """A paid plan has ended: what is left expires and a free cycle starts now, with its credits."""
+    subscription.stripe_subscription_id = None
+    subscription.status = "active"
+    subscription.cancel_at_period_end = False
+    subscription.payment_failed_at = None
+    restart_cycle(session, subscription, _free_plan(session), now, reason)
 
 
 def _renew(session: Session, subscription: Subscription, now: datetime) -> bool:
