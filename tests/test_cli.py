@@ -16,8 +16,8 @@ def test_check_reports_embedded_mode(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout.strip()
-        == "mode: embedded, database: sqlite, jobs: in-process, storage: local, mail: outbox, provider: demo, "
-        "payments: off"
+        == "mode: embedded, database: sqlite, jobs: in-process, storage: local, mail: outbox, "
+        "provider: demo, payments: off"
     )
 
 
