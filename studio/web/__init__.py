@@ -4,12 +4,14 @@ from starlette.routing import BaseRoute, Route
 
 from studio.web.files import signed_file
 from studio.web.health import healthz
+from studio.web.share import share_preview
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/files/{token}", signed_file, methods=["GET", "HEAD"]),
+        Route("/s/{token}", share_preview, methods=["GET", "HEAD"]),
     ]
 
 
