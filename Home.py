@@ -18,6 +18,7 @@ if account is not None:
 st.set_page_config(
     page_title="the studio", page_icon=":material/palette:", layout="wide" if account else "centered"
 )
+components.show_flash()  # what the last action did, when it reran the app
 notice = session.notice()  # why this browser was just signed out, shown once above the page
 if notice:
     st.info(notice, icon=":material/info:")

@@ -20,6 +20,7 @@ generate_form.apply_defaults(account.id, models)
 
 form_side, results_side = st.columns([11, 9], gap="large")
 with form_side:
+    project = generate_form.project_target()
     spec = generate_form.model_picker(models)
     with st.form("gen.form", enter_to_submit=False):
         request = generate_form.request_inputs(spec)
@@ -29,7 +30,10 @@ with form_side:
         action = generate_form.submit_buttons(isinstance(quote, InvalidParameters) or quote.affordable)
     if action == "generate":
         try:
-            job = generation.start_generation(services(), account.id, request, generate_form.submission_key())
+            job = generation.start_generation(
+                services(), account.id, request, generate_form.submission_key(),
+                project_id=project[0] if project else None,
+            )  # fmt: skip
         except InsufficientCredits as err:
             billing_view.out_of_credits(str(err))
         except StudioError as err:

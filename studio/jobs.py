@@ -17,6 +17,7 @@ from studio.errors import QueueError
 
 log = logging.getLogger(__name__)
 RENEW_INTERVAL_SECONDS = 3600
+TRASH_INTERVAL_SECONDS = 24 * 3600
 
 
 def run_generation(job_id: str, attempt: int) -> None:
@@ -99,3 +100,30 @@ def purge_account(user_id: str) -> None:
     from studio.services.account_data import purge_account as purge
 
     purge(bootstrap.services(), uuid.UUID(user_id))
+
+
+def build_zip(owner_id: str, download_id: str, image_ids: list[str]) -> None:
+    """Build one gallery download ZIP (see studio.services.downloads)."""
+    from studio.services.downloads import build_zip as build
+
+    build(
+        bootstrap.services(), uuid.UUID(owner_id), uuid.UUID(download_id), [uuid.UUID(i) for i in image_ids]
+    )
+
+
+def purge_trash() -> None:
+    """Erase images kept in a trash past TRASH_RETENTION_DAYS, then schedule the next pass (daily)."""
+    from studio.services.trash import purge_expired
+
+    services = bootstrap.services()
+    try:
+        erased = purge_expired(services)
+        if erased:
+            log.info("trash: %d images erased", erased)
+    finally:
+        schedule_trash_purge(services)
+
+
+def schedule_trash_purge(services: Services) -> None:
+    """Queue the next trash purge; one id per day, so one pass runs however many processes start."""
+    _schedule_slot(services, purge_trash, "purge-trash", TRASH_INTERVAL_SECONDS)

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     job_stale_seconds: float = Field(default=60.0, ge=1, le=3600)
     reconcile_interval_seconds: int = Field(default=30, ge=1, le=3600)
 
+    # Library
+    trash_retention_days: int = Field(default=30, ge=1, le=3650)
+
     # Accounts
     require_email_verification: bool = True
     session_idle_minutes: int = Field(default=10080, ge=5, le=525600)

@@ -114,6 +114,12 @@ def page(browser: Browser) -> Iterator[Page]:
         yield opened
 
 
+USER_LINKS = [
+    "Dashboard", "Generate", "Gallery", "Projects", "Collections", "Trash", "Usage", "Plans", "Account",
+]  # fmt: skip
+ADMIN_LINKS = ["Analytics", "Users", "Models", "Queue", "Audit log", "System", "Plan catalogue"]
+
+
 def sidebar_links(page: Page) -> list[str]:
     """The page names in the sidebar menu (each link also holds its icon's ligature, e.g. "home")."""
     texts = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
@@ -170,20 +176,7 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
     ).to_be_visible()  # signed in, the studio opens on it
     wait_for(lambda: has_session_cookie(page), timeout=20)
     tab.settle()
-    assert sidebar_links(page) == [
-        "Dashboard",
-        "Generate",
-        "Usage",
-        "Plans",
-        "Account",
-        "Analytics",
-        "Users",
-        "Models",
-        "Queue",
-        "Audit log",
-        "System",
-        "Plan catalogue",
-    ]
+    assert sidebar_links(page) == [*USER_LINKS, *ADMIN_LINKS]
     page.locator('[data-testid="stSidebarNav"] a', has_text="Account").click()
     expect(page.get_by_role("heading", name="Welcome, Demo Admin")).to_be_visible()
     expect(page).to_have_url(f"{app_url}/account")
@@ -205,10 +198,10 @@ def test_welcome_sign_in_system_and_sign_out(app_url: str, page: Page, artifacts
 
 def test_a_user_signs_in_and_has_no_admin_pages(app_url: str, page: Page) -> None:
     demo_sign_in(page, app_url, "Continue as demo user")
-    assert sidebar_links(page) == ["Dashboard", "Generate", "Usage", "Plans", "Account"]
+    assert sidebar_links(page) == USER_LINKS
     page.goto(f"{app_url}/system")  # a new session, signed in by the cookie: the URL has no page for a user
     expect(page.get_by_role("heading", name="Generate").first).to_be_visible(timeout=30_000)
-    assert sidebar_links(page) == ["Dashboard", "Generate", "Usage", "Plans", "Account"]
+    assert sidebar_links(page) == USER_LINKS
     expect(page.get_by_text("Every service is answering.")).to_have_count(0)
     expect(page.get_by_role("heading", name="System")).to_have_count(0)
 

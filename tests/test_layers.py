@@ -22,9 +22,9 @@ IO_LIBRARIES = {
 }  # fmt: skip
 PAGE_MAY_IMPORT = {"streamlit", "studio.ui", "studio.services", "studio.domain", "studio.errors"}
 DOMAIN_MAY_USE_FROM_STDLIB = {
-    "__future__", "abc", "calendar", "collections", "dataclasses", "datetime", "decimal", "enum", "fractions",
-    "functools", "hashlib", "itertools", "math", "operator", "re", "string", "textwrap", "typing", "uuid",
-    "zoneinfo",
+    "__future__", "abc", "base64", "calendar", "collections", "dataclasses", "datetime", "decimal", "enum",
+    "fractions", "functools", "hashlib", "itertools", "json", "math", "operator", "re", "string", "textwrap",
+    "typing", "uuid", "zoneinfo",
 }  # fmt: skip
 
 

@@ -22,6 +22,10 @@ from studio.adapters.db.engine import create_engine
 from studio.adapters.db.models import Base, CreditLedger, Image, ImageTag, ShareLink, User
 from tests.conftest import ROOT, TEST_SECRET, scratch_postgres
 
+# SQLAlchemy cannot reflect the expression indexes of migration 0006 (the models-vs-migrations check skips
+# them by name, see studio.adapters.db.migrate.SCHEMA_OUTSIDE_MODELS) and says so.
+pytestmark = pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+
 TABLES = {
     "users", "user_settings", "projects", "images", "image_tags", "collections", "collection_images",
     "prompts", "generation_jobs", "models", "usage_logs", "share_links", "comments", "credit_ledger", "plans",
@@ -44,7 +48,8 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
 
 
 def tables(engine: Engine) -> set[str]:
-    return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    names = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    return {name for name in names if not migrate.outside_models(name, "table")}
 
 
 def test_up_down_and_up_again(empty_engine: Engine) -> None:
@@ -63,7 +68,9 @@ def test_up_down_and_up_again(empty_engine: Engine) -> None:
 def test_migrations_match_the_models(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": migrate.include_name}
+        )
         assert compare_metadata(context, Base.metadata) == []
 
 

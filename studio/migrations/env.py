@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection, Engine
 
 from studio.adapters.db.engine import create_engine
+from studio.adapters.db.migrate import include_name
 from studio.adapters.db.models import Base
 from studio.settings import Settings
 
@@ -34,6 +35,7 @@ def _migrate(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=sqlite,
         compare_type=True,
+        include_name=include_name,
     )
     try:
         with context.begin_transaction():

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from studio.adapters.db.models import GenerationJob, Image, utcnow
+from studio.adapters.db.models import GenerationJob, Image, Project, utcnow
 from studio.bootstrap import Services
 from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
@@ -132,14 +132,18 @@ def start_generation(
     idempotency_key: str,
     *,
     priority: int = 0,
+    project_id: uuid.UUID | None = None,
 ) -> JobView:
-    """Accept a request: reserve its credits and create its job, then queue it. Same key, same job."""
+    """Accept a request: reserve its credits and create its job, then queue it. Same key, same job.
+    With `project_id` (one of the account's projects) the images go into that project."""
     if not idempotency_key or len(idempotency_key) > _KEY_MAX:
         raise InvalidInput("a submission needs an idempotency key of 1-128 characters")
     existing = _find_by_key(services, account_id, idempotency_key)
     if existing is not None:
         return existing
     _check_may_generate(services, account_id)
+    if project_id is not None:
+        _check_project(services, account_id, project_id)
     plans.renew_if_due(services, account_id)
     spec = catalogue.model_spec(services.uow(), request.model)
     request = _with_seed(spec, request)
@@ -160,6 +164,7 @@ def start_generation(
         num_images=cost.images,
         credits_reserved=cost.credits,
         priority=priority,
+        project_id=project_id,
         attempts=1,
         created_at=now,
         deadline_at=now + timedelta(seconds=services.settings.generation_timeout_seconds),
@@ -224,6 +229,17 @@ def _check_may_generate(services: Services, account_id: uuid.UUID) -> None:
             raise Forbidden("This account cannot generate images.")
         if services.settings.require_email_verification and user.email_verified_at is None:
             raise Forbidden(UNVERIFIED)
+
+
+def _check_project(services: Services, account_id: uuid.UUID, project_id: uuid.UUID) -> None:
+    with services.uow() as uow:
+        found = uow.session.scalar(
+            sa.select(Project.id).where(
+                Project.id == project_id, Project.owner_id == account_id, Project.archived_at.is_(None)
+            )
+        )
+    if found is None:
+        raise NotFound("No such project (or it is archived).")
 
 
 def _dispatch(services: Services, job_id: uuid.UUID, attempt: int, priority: int) -> None:

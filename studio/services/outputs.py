@@ -1,7 +1,8 @@
 """Provider outputs: checked, decoded and thumbnailed before anything is stored.
 
 Every output is decoded with Pillow (which refuses decompression bombs) so that only real PNG, JPEG or WebP
-images are kept, each with a WebP thumbnail whose long side is at most THUMBNAIL_SIDE.
+images are kept, each with a WebP thumbnail whose long side is at most THUMBNAIL_SIDE and a perceptual
+hash for finding near-duplicates.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+import imagehash
 from PIL import Image as PILImage
 
 from studio.errors import ProviderError
@@ -27,6 +29,7 @@ class Output:
     width: int
     height: int
     thumbnail: bytes
+    phash: str  # 64-bit perceptual hash as 16 hex digits: near-identical images get near-equal hashes
 
 
 def check_output(result: Any) -> None:
@@ -52,6 +55,11 @@ def has_omitted_data(result: dict[str, Any]) -> bool:
     return any(item.get("url") == "data:omitted" for item in result.get("images", []))
 
 
+def perceptual_hash(image: PILImage.Image) -> str:
+    """imagehash's pHash (DCT of a 32x32 greyscale copy): a thumbnail hashes like its original."""
+    return str(imagehash.phash(image))
+
+
 def inspect(data: bytes) -> Output:
     """Decode an output to check it really is an image, and make its WebP thumbnail."""
     try:
@@ -67,9 +75,10 @@ def inspect(data: bytes) -> Output:
             thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
             out = io.BytesIO()
             thumb.save(out, "WEBP", quality=80, method=4)
+            phash = perceptual_hash(thumb)
     except ProviderError:
         raise
     except (OSError, ValueError, PILImage.DecompressionBombError) as err:
         raise ProviderError(f"an output is not a readable image: {err}", code="bad_output") from err
     content_type, extension = _FORMATS[fmt]
-    return Output(data, content_type, extension, width, height, out.getvalue())
+    return Output(data, content_type, extension, width, height, out.getvalue(), phash)

@@ -440,6 +440,7 @@ class JobRun:
                     byte_size=len(output.data),
                     storage_key=key,
                     thumb_key=thumb,
+                    phash=output.phash,
                     nsfw=nsfw,
                     provider_request_id=job.provider_request_id,
                     credits=0 if nsfw else per_image,  # a blocked image is not charged

@@ -80,3 +80,19 @@ def health_table(report: HealthReport) -> None:
         for check in report.checks
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
+
+
+_FLASH = "studio.flash"
+
+
+def flash_and_rerun(message: str) -> None:
+    """Rerun the app (so everything shows the change) and toast `message` on that run: a toast sent just
+    before a rerun would be lost with it."""
+    st.session_state[_FLASH] = message
+    st.rerun()
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(_FLASH, None)
+    if message:
+        st.toast(message, icon=":material/check:")

@@ -14,7 +14,7 @@ from studio.domain.parameters import Request
 from studio.errors import InvalidParameters
 from studio.services import generation, profile
 from studio.services.generation import Quote
-from studio.ui import billing_view, generate_params
+from studio.ui import billing_view, components, generate_params
 from studio.ui.deps import services
 from studio.ui.generate_params import default, key
 
@@ -23,6 +23,7 @@ PROMPT = "gen.prompt"
 _SUBMISSION = "gen.submission"
 _NOTICE = "gen.notice"
 _DEFAULTS_APPLIED = "gen.defaults_applied"
+PROJECT = "gen.project"
 
 
 def model_label(spec: ModelSpec) -> str:
@@ -119,12 +120,37 @@ def recall(request: Request, spec: ModelSpec | None) -> None:
     if spec is None:
         state[_NOTICE] = f"The model {request.model} is no longer available, so that job cannot be recalled."
         return
+    state[_DEFAULTS_APPLIED] = True  # recalled from another page: the saved defaults must not replace it
     state[MODEL] = spec.endpoint_id
     state[PROMPT] = request.prompt
     if spec.negative_prompt:
         state[key(spec, "negative_prompt")] = request.negative_prompt
     generate_params.restore(spec, request)
     state[_NOTICE] = "The job's prompt, model and settings are back in the form, with its seed locked."
+
+
+def use_project(project_id: uuid.UUID, name: str, defaults: Request | None, spec: ModelSpec | None) -> None:
+    """Generate for a project: new images go into it, starting from its default model and settings."""
+    state = st.session_state
+    state[PROJECT] = (str(project_id), name)
+    state[_DEFAULTS_APPLIED] = True
+    if defaults is not None and spec is not None:
+        state[MODEL] = spec.endpoint_id
+        generate_params.restore(spec, defaults)
+    state[_NOTICE] = f"New images go into the project {name}."
+
+
+def project_target() -> tuple[uuid.UUID, str] | None:
+    """The project new images go into, with a way out; None for none."""
+    chosen = st.session_state.get(PROJECT)
+    if not chosen:
+        return None
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(f":material/folder: New images go into the project **{components.escape(chosen[1])}**")
+        if st.button("Stop", key="gen.project.clear", type="tertiary", icon=":material/close:"):
+            del st.session_state[PROJECT]
+            st.rerun()
+    return uuid.UUID(chosen[0]), chosen[1]
 
 
 def apply_defaults(account_id: uuid.UUID, models: list[ModelSpec]) -> None:

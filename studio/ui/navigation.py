@@ -8,6 +8,7 @@ from streamlit.navigation.page import StreamlitPage
 from studio.domain.accounts import Account
 from studio.services.billing import BILLING_PATH
 from studio.services.mails import RESET_PATH, VERIFY_PATH
+from studio.services.sharing import SHARE_PATH
 
 PageGroups = dict[str, list[StreamlitPage]]
 
@@ -20,6 +21,13 @@ def _verify_page() -> StreamlitPage:
         icon=":material/mark_email_read:",
         url_path=VERIFY_PATH,
         visibility="hidden",
+    )
+
+
+def _shared_page() -> StreamlitPage:
+    """Share links open this page for anybody, signed in or not (registered in every session's first run)."""
+    return st.Page(
+        "pages/shared.py", title="Shared", icon=":material/share:", url_path=SHARE_PATH, visibility="hidden"
     )
 
 
@@ -50,6 +58,7 @@ def pages_for(account: Account | None) -> PageGroups:
                     visibility="hidden",
                 ),
                 _verify_page(),
+                _shared_page(),
             ]
         }
     groups: PageGroups = {
@@ -64,10 +73,27 @@ def pages_for(account: Account | None) -> PageGroups:
                 url_path="generate",
                 default=True,
             ),
+            st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:", url_path="gallery"),
+            st.Page("pages/projects.py", title="Projects", icon=":material/folder:", url_path="projects"),
+            st.Page(
+                "pages/collections.py",
+                title="Collections",
+                icon=":material/collections_bookmark:",
+                url_path="collections",
+            ),
+            st.Page("pages/trash.py", title="Trash", icon=":material/delete:", url_path="trash"),
             st.Page("pages/usage.py", title="Usage", icon=":material/monitoring:", url_path="usage"),
             st.Page("pages/billing.py", title="Plans", icon=":material/credit_card:", url_path=BILLING_PATH),
             st.Page("pages/home.py", title="Account", icon=":material/account_circle:", url_path="account"),
+            st.Page(
+                "pages/image.py",
+                title="Image",
+                icon=":material/image:",
+                url_path="image",
+                visibility="hidden",
+            ),
             _verify_page(),
+            _shared_page(),
         ],
     }
     if account.is_admin:

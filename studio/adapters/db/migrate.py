@@ -12,6 +12,26 @@ from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
+#: Schema objects only the migrations declare (expression indexes, SQLite's FTS5 table and its shadow tables),
+#: because the models cannot declare them on both databases; comparisons with the models skip them.
+SCHEMA_OUTSIDE_MODELS = (
+    "ix_images_prompt_fts", "ix_images_owner_rating", "ix_images_owner_model", "ix_images_owner_aspect",
+)  # fmt: skip
+FTS_TABLE = "images_fts"
+
+
+def outside_models(name: str | None, type_: str) -> bool:
+    """True for the objects of SCHEMA_OUTSIDE_MODELS and the FTS5 tables (Alembic's include_name, negated)."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name == FTS_TABLE or name.startswith(f"{FTS_TABLE}_")
+    return type_ == "index" and name in SCHEMA_OUTSIDE_MODELS
+
+
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    return not outside_models(name, type_)
+
 
 def alembic_config(engine: Engine | None = None) -> Config:
     config = Config()

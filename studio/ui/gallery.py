@@ -1,0 +1,207 @@
+"""The gallery's body: thumbnails (URL strings only) in a grid or list, selection, bulk actions, lightbox."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Literal
+
+import streamlit as st
+
+from studio.domain.library import ZIP_INLINE_LIMIT, parse_tags
+from studio.errors import StudioError
+from studio.services import curation, downloads, trash
+from studio.services.library import Thumb
+from studio.ui import components, image_view
+from studio.ui.deps import services
+
+LIGHTBOX = image_view.LIGHTBOX
+_DOWNLOAD = "gallery.download"
+_SELECT = "gallery.sel."
+
+
+def _selected_key(image_id: uuid.UUID) -> str:
+    return f"{_SELECT}{image_id}"
+
+
+def selected(items: list[Thumb]) -> list[uuid.UUID]:
+    return [item.id for item in items if st.session_state.get(_selected_key(item.id))]
+
+
+def _select_all(items: list[Thumb], value: bool) -> None:
+    for item in items:
+        st.session_state[_selected_key(item.id)] = value
+
+
+def _open(image_id: uuid.UUID) -> None:
+    st.session_state[LIGHTBOX] = str(image_id)
+
+
+def _caption(item: Thumb) -> str:
+    stars = "★" * (item.rating or 0)
+    heart = "♥ " if item.is_favourite else ""
+    return f"{heart}{stars} {components.excerpt(item.prompt, 60)}".strip()
+
+
+def grid(items: list[Thumb]) -> None:
+    with st.grid("auto", min_column_width=190, gap="small", border=True):
+        for item in items:
+            with st.container(gap="xsmall"):
+                st.image(item.thumb_url, caption=_caption(item), width="stretch")
+                with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                    st.checkbox("Select", key=_selected_key(item.id), label_visibility="collapsed")
+                    st.button(
+                        "Open", key=f"gallery.open.{item.id}", icon=":material/open_in_full:",
+                        type="tertiary", on_click=_open, args=(item.id,),
+                    )  # fmt: skip
+
+
+def rows(items: list[Thumb], names: dict[str, str]) -> None:
+    """The list view: a small thumbnail, the prompt and the facts per row."""
+    for item in items:
+        with st.container(horizontal=True, vertical_alignment="center", border=True):
+            st.checkbox("Select", key=_selected_key(item.id), label_visibility="collapsed")
+            st.image(item.thumb_url, width=96)
+            with st.container():
+                st.markdown(components.escape(components.excerpt(item.prompt, 160)) or "*(no prompt)*")
+                st.caption(
+                    f"{names.get(item.model_endpoint, item.model_endpoint)} · {item.width}×{item.height} · "
+                    f"{'★' * (item.rating or 0) or 'unrated'}{' · ♥' if item.is_favourite else ''} · "
+                    f"{components.ago(item.created_at)}"
+                )
+            st.button(
+                "Open",
+                key=f"gallery.open.{item.id}",
+                icon=":material/open_in_full:",
+                on_click=_open,
+                args=(item.id,),
+            )
+
+
+def _act(label: str, action: object) -> None:
+    try:
+        count = action() if callable(action) else action
+    except StudioError as err:
+        st.error(str(err))
+    else:
+        components.flash_and_rerun(f"{label}: {count} image{'s' if count != 1 else ''}")
+
+
+def bulk_actions(
+    owner_id: uuid.UUID, items: list[Thumb], projects: dict[str, str], collections: dict[str, str]
+) -> None:
+    """What to do with the ticked images; every action is one service call."""
+    chosen = selected(items)
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Select all", key="gallery.all", on_click=_select_all, args=(items, True), type="tertiary")
+        st.button("Clear", key="gallery.none", on_click=_select_all, args=(items, False), type="tertiary")
+        st.caption(f"{len(chosen)} selected")
+    if not chosen:
+        return
+    svc = services()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        if st.button("Favourite", icon=":material/favorite:", key="bulk.fav"):
+            _act("Favourited", lambda: curation.set_favourite(svc, owner_id, chosen, True))
+        if st.button("Move to trash", icon=":material/delete:", key="bulk.trash"):
+            _act("Moved to the trash", lambda: trash.move_to_trash(svc, owner_id, chosen))
+        with st.popover("Project", icon=":material/folder:"):
+            target = st.selectbox(
+                "Move to project",
+                ["", *projects],
+                format_func=lambda v: projects.get(v, "No project"),
+                key="bulk.project",
+            )
+            if st.button("Move", key="bulk.move"):
+                _act(
+                    "Moved",
+                    lambda: curation.move_to_project(
+                        svc, owner_id, chosen, uuid.UUID(target) if target else None
+                    ),
+                )
+        with st.popover("Collection", icon=":material/collections_bookmark:"):
+            if collections:
+                picked = st.selectbox(
+                    "Add to collection",
+                    list(collections),
+                    format_func=collections.__getitem__,
+                    key="bulk.collection",
+                )
+                if st.button("Add", key="bulk.add"):
+                    _act(
+                        "Added", lambda: curation.add_to_collection(svc, owner_id, chosen, uuid.UUID(picked))
+                    )
+            else:
+                st.caption("Create a collection on the Collections page first.")
+        with st.popover("Tag", icon=":material/sell:"):
+            text = st.text_input("Tags, comma-separated", key="bulk.tags")
+            if st.button("Add tags", key="bulk.tag"):
+                _act("Tagged", lambda: curation.add_tags(svc, owner_id, chosen, parse_tags(text or "")))
+        with st.popover("Download", icon=":material/download:"):
+            _download(owner_id, chosen)
+
+
+def _download(owner_id: uuid.UUID, chosen: list[uuid.UUID]) -> None:
+    svc = services()
+    note = "ready at once" if len(chosen) <= ZIP_INLINE_LIMIT else "built in the background"
+    if st.button(f"ZIP of the originals ({note})", key="bulk.zip", icon=":material/folder_zip:"):
+        try:
+            made = downloads.prepare_zip(svc, owner_id, chosen)
+        except StudioError as err:
+            st.error(str(err))
+        else:
+            remember_download(made)
+    for fmt in ("csv", "json"):
+        kind: Literal["csv", "json"] = "csv" if fmt == "csv" else "json"
+        st.download_button(
+            f"Metadata as {fmt.upper()}", key=f"bulk.meta.{fmt}", icon=":material/description:",
+            data=functools.partial(downloads.export_metadata, svc, owner_id, chosen, kind),
+            file_name=f"studio-metadata.{fmt}", mime="text/csv" if fmt == "csv" else "application/json",
+            on_click="ignore",
+        )  # fmt: skip
+
+
+def remember_download(made: downloads.Download) -> None:
+    st.session_state[_DOWNLOAD] = (str(made.id), made.count)
+
+
+def pending_download(owner_id: uuid.UUID) -> None:
+    """The ZIP asked for last: its link once ready, polled every 2 s while a job builds it."""
+    wanted = st.session_state.get(_DOWNLOAD)
+    if not wanted:
+        return
+    download_id, count = uuid.UUID(wanted[0]), int(wanted[1])
+    status = downloads.zip_status(services(), owner_id, download_id, count)
+
+    @st.fragment(run_every=None if status.url or status.failed else 2)
+    def panel() -> None:
+        current = downloads.zip_status(services(), owner_id, download_id, count)
+        if current.url:
+            st.link_button(
+                f"Download ZIP ({count} images)", current.url, icon=":material/download:", type="primary"
+            )
+            st.caption("The link works for 15 minutes.")
+        elif current.failed:
+            st.error("The ZIP could not be built. Try again with fewer images.")
+        else:
+            st.info(f"Building a ZIP of {count} images…", icon=":material/hourglass_top:")
+            return
+        if status.url is None and not status.failed:
+            st.rerun()  # stop polling
+
+    panel()
+
+
+def lightbox(owner_id: uuid.UUID) -> None:
+    """The image opened from the grid, in a dialog, until it is dismissed."""
+    wanted = st.session_state.get(LIGHTBOX)
+    if not wanted:
+        return
+
+    def close() -> None:
+        st.session_state.pop(LIGHTBOX, None)
+
+    @st.dialog("Image", width="large", on_dismiss=close)
+    def dialog() -> None:
+        image_view.show(owner_id, uuid.UUID(wanted), in_dialog=True)
+
+    dialog()
