@@ -8,8 +8,12 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from studio import logs
+from studio.bootstrap import Services
+from studio.web import routes
 
 
 @pytest.fixture
@@ -82,3 +86,14 @@ def test_configure_sets_the_level_and_format_once(capsys: pytest.CaptureFixture[
     assert studio.level == logging.WARNING
     assert sum(isinstance(h, logs._StudioHandler) for h in studio.handlers) == 1
     logs.configure("INFO", "json")
+
+
+def test_requests_are_logged_with_the_route_not_the_token(
+    embedded_services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(Starlette(routes=routes())) as client, caplog.at_level(logging.INFO, logger="studio.web"):
+        response = client.get("/api/files/secret-token-value")
+    assert response.status_code == 404
+    [record] = [record for record in caplog.records if record.name == "studio.web"]
+    assert record.getMessage() == "GET /api/files/{token} 404"
+    assert "secret-token-value" not in caplog.text

@@ -7,6 +7,7 @@ import uuid
 
 import streamlit as st
 
+from studio.domain.catalogue import BY_ENDPOINT
 from studio.domain.library import parse_tags
 from studio.domain.sharing import ShareTarget
 from studio.errors import NotFound, StudioError
@@ -51,12 +52,19 @@ def related_strip(items: list[Related], label: str, key: str) -> None:
                 )
 
 
+def _model_name(endpoint: str) -> str:
+    """The catalogue's name with its endpoint, or the endpoint alone for a model no longer listed."""
+    spec = BY_ENDPOINT.get(endpoint)
+    return f"{spec.name} ({endpoint})" if spec else endpoint
+
+
 def metadata(detail: ImageDetail) -> None:
     st.markdown(f"**Prompt** · {components.escape(detail.prompt) or '*(none)*'}")
     if detail.negative_prompt:
         st.markdown(f"**Negative prompt** · {components.escape(detail.negative_prompt)}")
     facts = {
-        "Model": detail.model_endpoint, "Operation": detail.operation, "Seed": str(detail.seed or "-"),
+        "Model": _model_name(detail.model_endpoint), "Operation": detail.operation,
+        "Seed": str(detail.seed or "-"),
         "Size": f"{detail.width}×{detail.height} · {_size(detail.byte_size)}", "Credits": str(detail.credits),
         "Created": f"{detail.created_at:%d %b %Y %H:%M} UTC", "Project": detail.project_name or "-",
     }  # fmt: skip
