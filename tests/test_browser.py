@@ -121,7 +121,12 @@ ADMIN_LINKS = ["Analytics", "Users", "Models", "Queue", "Audit log", "System", "
 
 
 def sidebar_links(page: Page) -> list[str]:
-    """The page names in the sidebar menu (each link also holds its icon's ligature, e.g. "home")."""
+    """The page names in the sidebar menu (each link also holds its icon's ligature, e.g. "home"); a long
+    menu (an admin's) is folded after its first ten links until "View N more" is clicked."""
+    more = page.get_by_test_id("stSidebarNavViewButton")
+    if more.count() and more.inner_text().endswith("more"):
+        more.click()
+        expect(more).to_have_text("View less")
     texts = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
     return [text.strip().splitlines()[-1] for text in texts]
 
