@@ -217,7 +217,7 @@ def install(replacement: Services | None) -> None:
 
 def start() -> Services:
     """Bring this process's services up: migrate, seed the model catalogue and the plans, start the job
-    runner and schedule the reconciler and the renewals."""
+    runner and schedule the reconciler, the renewals and the analytics roll-ups."""
     from studio import jobs
     from studio.services.catalogue import sync_catalogue
     from studio.services.plans import sync_plans
@@ -230,5 +230,6 @@ def start() -> Services:
     current.queue.start()
     jobs.schedule_reconciler(current)
     jobs.schedule_renewals(current)
+    jobs.schedule_rollups(current)
     log.info("studio started: %s", current.settings.describe())
     return current
