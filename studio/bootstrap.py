@@ -217,7 +217,7 @@ def install(replacement: Services | None) -> None:
 
 def start() -> Services:
     """Bring this process's services up: migrate, seed the model catalogue and the plans, start the job
-    runner and schedule the reconciler, the renewals and the trash purge."""
+    runner and schedule the reconciler, the renewals, the trash purge and the analytics roll-ups."""
     from studio import jobs
     from studio.services.catalogue import sync_catalogue
     from studio.services.plans import sync_plans
@@ -231,5 +231,6 @@ def start() -> Services:
     jobs.schedule_reconciler(current)
     jobs.schedule_renewals(current)
     jobs.schedule_trash_purge(current)
+    jobs.schedule_rollups(current)
     log.info("studio started: %s", current.settings.describe())
     return current

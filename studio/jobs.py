@@ -18,6 +18,7 @@ from studio.errors import QueueError
 log = logging.getLogger(__name__)
 RENEW_INTERVAL_SECONDS = 3600
 TRASH_INTERVAL_SECONDS = 24 * 3600
+ROLL_UP_INTERVAL_SECONDS = 3600
 
 
 def run_generation(job_id: str, attempt: int) -> None:
@@ -66,6 +67,24 @@ def renew_plans() -> None:
 def schedule_renewals(services: Services) -> None:
     """Queue the next renewal pass; one id per hour, so one pass runs however many processes start."""
     _schedule_slot(services, renew_plans, "renew-plans", RENEW_INTERVAL_SECONDS)
+
+
+def roll_up_analytics() -> None:
+    """Roll up the closed days the admin analytics add up, then schedule the next pass (hourly)."""
+    from studio.services.rollups import roll_up
+
+    services = bootstrap.services()
+    try:
+        days = roll_up(services)
+        if days:
+            log.info("analytics: %d days rolled up, %s to %s", len(days), days[0], days[-1])
+    finally:
+        schedule_rollups(services)
+
+
+def schedule_rollups(services: Services) -> None:
+    """Queue the next roll-up pass; one id per hour, so one pass runs however many processes start."""
+    _schedule_slot(services, roll_up_analytics, "roll-up-analytics", ROLL_UP_INTERVAL_SECONDS)
 
 
 def schedule_reconciler(services: Services) -> None:

@@ -1,14 +1,22 @@
 """Admin analytics over a range of days: activity, revenue against provider cost, failures and latency.
 
-Read straight from the fact tables, with aggregate queries on their `created_at` indexes (no roll-ups: the
-bench in `bench/admin_analytics.py` keeps this under 2 s over a million jobs on PostgreSQL):
+Job figures add up daily roll-ups (studio.services.rollups, kept by an hourly job): every day of the range
+that has been rolled up is read from `daily_rollups` / `daily_stats` in one statement, and only the others
+(today, or days the job has not reached yet) from `usage_logs` live, with the same grouping, so the figures
+are those of `usage_logs`. Without any roll-up, everything is read live. `bench/admin_analytics.py` keeps the
+service well under 2 s over a million jobs and a whole year on PostgreSQL.
 - `usage_logs`, one row per finished job: outcome, credits, provider cost (catalogue price × billable
   output, 0 for demo images), queue wait and run time;
+- active accounts: per day, kept in the roll-up (or counted live); over the range, counted live with one
+  probe of the (user_id, created_at) index per account (distinct accounts do not add up over days);
 - revenue from two sources, shown apart: Stripe invoices (`invoice.paid` / `invoice.payment_succeeded`
   events, their `amount_paid`), and paid plans an admin assigned (the plan's price for each cycle started,
-  read from the ledger's grant rows; no payment is taken for those, so it is an estimate).
-Plans are each account's current plan. Percentiles use `percentile_cont` on PostgreSQL and the same
-interpolation in Python on SQLite, over at most LATENCY_SAMPLE newest jobs per model.
+  read from the ledger's grant rows, summed per day and plan; no payment is taken for those, so it is an
+  estimate).
+Plans are each account's current plan for the days read live, and its plan when the day was rolled up for the
+others (within the hour after the day ended). Percentiles are over the newest LATENCY_SAMPLE succeeded jobs
+of each model in the range (an index covers them): `percentile_cont` on PostgreSQL, the same
+interpolation in Python on SQLite.
 """
 
 from __future__ import annotations
@@ -23,11 +31,21 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from studio.adapters.db.models import CreditLedger, Plan, StripeEvent, Subscription, UsageLog, User
+from studio.adapters.db.models import (
+    CreditLedger,
+    DailyRollup,
+    DailyStat,
+    Plan,
+    StripeEvent,
+    Subscription,
+    UsageLog,
+    User,
+)
 from studio.domain.analytics import DateRange, gross_margin, percentile, rate
 from studio.domain.catalogue import BY_ENDPOINT
 from studio.services.admin import check_admin
-from studio.services.stats import day_of, is_postgres
+from studio.services.rollups import Span, active_users_by_day, spans, usage_rows, within
+from studio.services.stats import as_date, day_of, is_postgres
 
 if TYPE_CHECKING:
     from studio.bootstrap import Services
@@ -132,11 +150,11 @@ def admin_analytics(services: Services, actor_id: uuid.UUID, days: DateRange) ->
     with services.uow() as uow:
         session = uow.session
         check_admin(session, actor_id)
-        if is_postgres(session):  # room for the range's hash tables and sorts, for this transaction only
+        if is_postgres(session):  # room for the live days' hash tables and sorts, for this transaction only
             session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
         found = AdminAnalytics(days, per_day=[DayFigures(day) for day in days.days])
-        _jobs(session, days, found)
-        _active_users(session, days, found)
+        live = _jobs(session, days, found)
+        _active_users(session, days, live, found)
         _revenue(session, days, found)
         _latency(session, days, found)
         found.new_users = int(
@@ -152,37 +170,44 @@ def _in(days: DateRange) -> sa.ColumnElement[bool]:
     return sa.and_(UsageLog.created_at >= days.start, UsageLog.created_at < days.end)
 
 
-def _plan_of_user() -> Any:
-    """user id → current plan code, as a subquery to join on."""
-    return (
-        sa.select(Subscription.user_id, Plan.code.label("plan"))
-        .join(Plan, Plan.id == Subscription.plan_id)
-        .subquery()
-    )
-
-
-def _jobs(session: Session, days: DateRange, found: AdminAnalytics) -> None:
-    day = day_of(session, UsageLog.created_at).label("day")
-    plans = _plan_of_user()
-    rows = session.execute(
-        sa.select(
-            day,
-            UsageLog.model_endpoint,
-            UsageLog.outcome,
-            plans.c.plan,
-            sa.func.count(),
-            sa.func.sum(UsageLog.credits),
-            sa.func.sum(UsageLog.provider_cost_micros),
-            sa.func.sum(UsageLog.queue_wait_ms),
-            sa.func.count(UsageLog.queue_wait_ms),
-            sa.func.sum(UsageLog.run_ms),
-            sa.func.count(UsageLog.run_ms),
-        )
-        .outerjoin(plans, plans.c.user_id == UsageLog.user_id)
-        .where(_in(days))
-        .group_by(day, UsageLog.model_endpoint, UsageLog.outcome, plans.c.plan)
-    )
+def _jobs(session: Session, days: DateRange, found: AdminAnalytics) -> list[Span]:
+    """Add up the rolled-up days of the range and the others live; the spans read live."""
     by_day = {figures.day: figures for figures in found.per_day}
+    # One statement, so the days it finds rolled up and their figures come from one snapshot of a pass.
+    rolled = session.execute(
+        sa.select(
+            DailyRollup.day,
+            DailyRollup.active_users,
+            DailyStat.model_endpoint,
+            DailyStat.outcome,
+            DailyStat.plan,
+            DailyStat.jobs,
+            DailyStat.credits,
+            DailyStat.cost_micros,
+            DailyStat.queue_ms_total,
+            DailyStat.queue_ms_count,
+            DailyStat.run_ms_total,
+            DailyStat.run_ms_count,
+        )
+        .outerjoin(DailyStat, DailyStat.day == DailyRollup.day)
+        .where(DailyRollup.day >= days.first, DailyRollup.day <= days.last)
+    )
+    rows: list[tuple[Any, ...]] = []
+    summed: set[date] = set()
+    for when, active, *stats in rolled:
+        target = by_day[as_date(when)]
+        target.active_users = active
+        summed.add(target.day)
+        if stats[0] is not None:
+            rows.append((target.day, *stats))
+    live = spans(day for day in days.days if day not in summed)
+    if live:
+        rows.extend(tuple(row) for row in usage_rows(session, within(live)))
+    _add(rows, by_day, found)
+    return live
+
+
+def _add(rows: list[tuple[Any, ...]], by_day: dict[date, DayFigures], found: AdminAnalytics) -> None:
     models: dict[str, ModelFigures] = {}
     plans_found: dict[str, PlanFigures] = {}
     for when, endpoint, outcome, plan, jobs, credits, cost, q_sum, q_count, r_sum, r_count in rows:
@@ -190,7 +215,7 @@ def _jobs(session: Session, days: DateRange, found: AdminAnalytics) -> None:
         spec = BY_ENDPOINT.get(endpoint)
         model = models.setdefault(endpoint, ModelFigures(endpoint, spec.name if spec else endpoint))
         per_plan = plans_found.setdefault(plan or NO_PLAN, PlanFigures(plan or NO_PLAN))
-        target = by_day[date.fromisoformat(when) if isinstance(when, str) else when]
+        target = by_day[as_date(when)]
         for figures in (found, model, target):
             figures.jobs += jobs
             figures.credits += credits
@@ -213,12 +238,12 @@ def _jobs(session: Session, days: DateRange, found: AdminAnalytics) -> None:
     found.per_plan = list(plans_found.values())
 
 
-def _active_users(session: Session, days: DateRange, found: AdminAnalytics) -> None:
-    day = day_of(session, UsageLog.created_at).label("day")
-    by_day = {figures.day: figures for figures in found.per_day}
-    pairs = sa.select(day, UsageLog.user_id).where(_in(days)).distinct().subquery()
-    for when, users in session.execute(sa.select(pairs.c.day, sa.func.count()).group_by(pairs.c.day)):
-        by_day[date.fromisoformat(when) if isinstance(when, str) else when].active_users = users
+def _active_users(session: Session, days: DateRange, live: list[Span], found: AdminAnalytics) -> None:
+    """Per day: rolled up, or counted live; over the range, counted (accounts are not additive over days)."""
+    if live:
+        by_day = {figures.day: figures for figures in found.per_day}
+        for when, users in active_users_by_day(session, within(live)).items():
+            by_day[when].active_users = users
     # One probe of the (user_id, created_at) index per account: cheaper than a distinct over every job.
     ran = sa.exists().where(UsageLog.user_id == User.id, _in(days))
     found.active_users = int(session.scalar(sa.select(sa.func.count()).select_from(User).where(ran)) or 0)
@@ -228,13 +253,14 @@ def _revenue(session: Session, days: DateRange, found: AdminAnalytics) -> None:
     by_day = {figures.day: figures for figures in found.per_day}
     plans = {figures.plan: figures for figures in found.per_plan}
 
-    def book(plan: str, when: Any, cents: int) -> None:
-        by_day[when.date()].revenue_cents += cents
+    def book(plan: str, when: date, cents: int) -> None:
+        by_day[when].revenue_cents += cents
         plans.setdefault(plan, PlanFigures(plan)).revenue_cents += cents
 
     # Paid plans assigned by an admin: one grant row per cycle started, at the plan's price.
+    day = day_of(session, CreditLedger.created_at).label("day")
     assigned = session.execute(
-        sa.select(CreditLedger.created_at, Plan.code, Plan.price_cents)
+        sa.select(day, Plan.code, sa.func.sum(Plan.price_cents))
         .join(Plan, Plan.code == CreditLedger.ref_id)
         .where(
             CreditLedger.kind == "grant",
@@ -243,10 +269,11 @@ def _revenue(session: Session, days: DateRange, found: AdminAnalytics) -> None:
             CreditLedger.created_at >= days.start,
             CreditLedger.created_at < days.end,
         )
+        .group_by(day, Plan.code)
     )
     for when, code, cents in assigned:
-        found.assigned_revenue_cents += cents
-        book(code, when, cents)
+        found.assigned_revenue_cents += int(cents)
+        book(code, as_date(when), int(cents))
     # Stripe invoices, each counted once however many of its events arrived.
     plan_of_subscription: dict[str | None, str] = {  # noqa: C416 (a Result is no mapping for dict())
         stripe_id: code
@@ -271,41 +298,39 @@ def _revenue(session: Session, days: DateRange, found: AdminAnalytics) -> None:
             continue
         seen.add(key)
         found.stripe_revenue_cents += cents
-        book(plan_of_subscription.get(invoice.get("subscription"), NO_PLAN), when, cents)
+        book(plan_of_subscription.get(invoice.get("subscription"), NO_PLAN), when.date(), cents)
     found.per_plan = sorted(plans.values(), key=lambda p: (-p.revenue_cents, -p.jobs, p.plan))
 
 
 def _latency(session: Session, days: DateRange, found: AdminAnalytics) -> None:
-    """p50 and p95 of the provider's run time of succeeded jobs, per model."""
+    """p50 and p95 of the provider's run time of the newest LATENCY_SAMPLE succeeded jobs of each model,
+    read from the index on (model_endpoint, outcome, created_at, run_ms) alone."""
     done = sa.and_(_in(days), UsageLog.outcome == "succeeded", UsageLog.run_ms.is_not(None))
-    by_model = {figures.endpoint: figures for figures in found.per_model}
-    if is_postgres(session):
-        rows = session.execute(
-            sa.select(
-                UsageLog.model_endpoint,
-                sa.func.percentile_cont(0.5).within_group(UsageLog.run_ms),
-                sa.func.percentile_cont(0.95).within_group(UsageLog.run_ms),
-            )
-            .where(done)
-            .group_by(UsageLog.model_endpoint)
+    for figures in found.per_model:
+        newest = (
+            sa.select(UsageLog.run_ms)
+            .where(done, UsageLog.model_endpoint == figures.endpoint)
+            .order_by(UsageLog.created_at.desc())
+            .limit(LATENCY_SAMPLE)
         )
-        for endpoint, p50, p95 in rows:
-            if endpoint in by_model:
-                by_model[endpoint].p50_ms, by_model[endpoint].p95_ms = float(p50), float(p95)
-        return
-    for endpoint, figures in by_model.items():
-        sample: list[float] = [
-            ms
-            for ms in session.scalars(
-                sa.select(UsageLog.run_ms)
-                .where(done, UsageLog.model_endpoint == endpoint)
-                .order_by(UsageLog.created_at.desc())
-                .limit(LATENCY_SAMPLE)
-            )
-            if ms is not None
+        if is_postgres(session):
+            sample = newest.subquery()
+            row = session.execute(
+                sa.select(
+                    sa.func.percentile_cont(0.5).within_group(sample.c.run_ms),
+                    sa.func.percentile_cont(0.95).within_group(sample.c.run_ms),
+                )
+            ).one()
+            p50, p95 = row
+            figures.p50_ms = None if p50 is None else float(p50)
+            figures.p95_ms = None if p95 is None else float(p95)
+            continue
+        # On the connection: Core rows, without the ORM's per-row work (20,000 of them per model).
+        ms: list[float] = [
+            value for value in session.connection().execute(newest).scalars() if value is not None
         ]
-        figures.p50_ms = percentile(sample, 0.5)
-        figures.p95_ms = percentile(sample, 0.95)
+        figures.p50_ms = percentile(ms, 0.5)
+        figures.p95_ms = percentile(ms, 0.95)
 
 
 def as_csv(found: AdminAnalytics) -> str:

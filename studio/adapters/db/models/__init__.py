@@ -12,6 +12,7 @@ from studio.adapters.db.models.accounts import (
     User,
     UserSettings,
 )
+from studio.adapters.db.models.analytics import DailyRollup, DailyStat
 from studio.adapters.db.models.base import Base, utcnow
 from studio.adapters.db.models.billing import (
     CheckoutSession,
@@ -33,7 +34,8 @@ from studio.adapters.db.models.library import (
 
 __all__ = [
     "ApiKey", "AuditLog", "Base", "CatalogueModel", "CheckoutSession", "Collection", "CollectionImage",
-    "Comment", "CreditLedger", "DataExport", "EmailToken", "GenerationJob", "Image", "ImageTag", "Plan",
+    "Comment", "CreditLedger", "DailyRollup", "DailyStat", "DataExport", "EmailToken", "GenerationJob",
+    "Image", "ImageTag", "Plan",
     "Project", "Prompt",
     "ShareLink", "StripeEvent", "Subscription", "UsageLog", "User", "UserSettings", "utcnow",
 ]  # fmt: skip

@@ -115,6 +115,8 @@ class UsageLog(Base):
         sa.Index(None, "user_id", "created_at"),
         sa.Index(None, "created_at"),
         sa.Index(None, "model_endpoint", "created_at"),
+        # Covers the latency sample of the admin analytics: the newest succeeded run times of a model.
+        sa.Index(None, "model_endpoint", "outcome", "created_at", "run_ms"),
     )
 
     id: Mapped[uuid.UUID] = id_column()
