@@ -55,6 +55,7 @@ bench: env services  ## measurements, not tests: each prints PASS/FAIL against i
 	$(UV) run python bench/sign_in.py
 	$(UV) run python bench/admin_analytics.py
 	$(UV) run python bench/gallery.py
+	$(UV) run python bench/gallery_browser.py
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -136,6 +136,15 @@ class CpuMonitor:
     and the submitting/polling client; moto; the RQ workers with their work-horses), the PostgreSQL
     backends of the benchmark's database, Redis, and everything else (other people's tests)."""
 
+    #: The labels (of `_label`) counted as this benchmark's own, in the order reported.
+    OURS: tuple[str, ...] = (
+        "bench process (fake fal + client)",
+        "RQ workers + work-horses",
+        "moto",
+        "postgres (bench db)",
+        "redis",
+    )
+
     def __init__(self, database: str | None = None) -> None:
         self.hz = os.sysconf("SC_CLK_TCK")
         self.cores = os.cpu_count() or 1
@@ -192,14 +201,7 @@ class CpuMonitor:
                 delta += children - (before[3] if before and same else 0.0)
             used[label] = used.get(label, 0.0) + delta / self.hz
         busy_s = busy * elapsed * self.cores
-        ours = [
-            "bench process (fake fal + client)",
-            "RQ workers + work-horses",
-            "moto",
-            "postgres (bench db)",
-            "redis",
-        ]
-        mine = {name: used.pop(name, 0.0) for name in ours}
+        mine = {name: used.pop(name, 0.0) for name in self.OURS}
         mine_text = ", ".join(f"{name} {sec:.1f}" for name, sec in mine.items())
         others = sorted(used.items(), key=lambda item: -item[1])[:4]
         other_text = ", ".join(f"{name} {sec:.1f}" for name, sec in others if sec >= 0.05) or "none"
