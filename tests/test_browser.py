@@ -362,6 +362,22 @@ def test_the_plans_page_with_payments_off(app_url: str, tall_page: Page, artifac
     shoot(page, artifacts, "billing.png")
 
 
+def _demo_user_library(app_dir: Path, app_url: str) -> None:
+    """A few images (two of them favourites) and a project for the demo user, for the dashboard."""
+    from studio.services import curation, projects
+    from tests.library_data import add_image
+
+    services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
+    try:
+        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
+        prompts = ["a lighthouse at dusk", "a fox in fresh snow", "a tram in the rain", "lavender fields"]
+        images = [add_image(services, user.id, prompt=prompt, files=True) for prompt in prompts]
+        curation.set_favourite(services, user.id, images[:2], True)
+        projects.create_project(services, user.id, "Coastlines", "Lighthouses and harbours")
+    finally:
+        services.close()
+
+
 def test_the_dashboard_and_the_admin_analytics_with_data(
     app_url: str, app_dir: Path, tall_page: Page, browser: Browser, artifacts: Path
 ) -> None:
@@ -385,6 +401,7 @@ def test_the_dashboard_and_the_admin_analytics_with_data(
 
     with opened_page(browser, 1440, 1500) as user_page:  # another browser: the demo user's own session
         demo_sign_in(user_page, app_url, "Continue as demo user")
+        _demo_user_library(app_dir, app_url)
         user_page.locator('[data-testid="stSidebarNav"] a', has_text="Dashboard").click()
         expect(user_page.get_by_role("heading", name="Dashboard")).to_be_visible()
         expect(user_page.get_by_text("Credits used this cycle")).to_be_visible()
