@@ -5,14 +5,15 @@ import streamlit as st
 from studio.ui import components, navigation, session
 
 account = session.restore()
+if account is not None and st.session_state.get("sign_out"):  # the button below, clicked
+    # Before anything is drawn and before st.navigation: this same run shows the signed-out app (and no
+    # st.rerun can drop the cookie deletion).
+    session.sign_out()
+    account = None
 if account is not None:
     with st.sidebar:
         st.caption(f"Signed in as **{components.escape(account.name)}** · {account.role.value}")
-        # Before st.navigation, so this same run already builds the signed-out pages (and no st.rerun
-        # can drop the cookie deletion).
-        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
-            session.sign_out()
-            account = None
+        st.button("Sign out", icon=":material/logout:", key="sign_out")
 
 # One call per run, once the account is known: the signed-out pages are short forms, read best narrow.
 st.set_page_config(

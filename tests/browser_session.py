@@ -1,9 +1,8 @@
 """Following a Streamlit session from the browser: its script runs, read from the session's websocket.
 
-Every page load runs the script twice: its first run, then the rerun streamlit-authenticator's cookie
-manager asks for once its component has mounted (and a run that writes the session cookie asks for one
-more). A click or a form submitted while such a run is under way is sometimes dropped by Streamlit, so the
-browser tests wait for the session to be idle (`Tab.settle`) before they act, never a fixed sleep.
+Every page load runs the script once; clicks, forms and fragments ask for more runs. A click or a form
+submitted while a run is under way is sometimes dropped by Streamlit, so the browser tests wait for the
+session to be idle (`Tab.settle`) before they act, never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -70,14 +69,13 @@ class Tab:
             self.page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
 
     def visit(self, url: str | None = None) -> None:
-        """Open `url` (None: reload) and wait for both runs of the new session: its own and the one the
-        cookie manager asks for once mounted."""
+        """Open `url` (None: reload) and wait for the new session's first run."""
         self.socket = None  # until the new session's websocket opens, the old session says nothing
         if url is None:
             self.page.reload()
         else:
             self.page.goto(url)
-        self.settle(runs=2)
+        self.settle(runs=1)
 
     def reload(self) -> None:
         self.visit(None)

@@ -4,10 +4,9 @@ The app runs with SMTP set (so not in embedded mode: no demo sign-in) against a 
 process; SQLite, local files and in-process jobs as in embedded mode. Mails are sent by an in-process job,
 so the tests wait for them in the inbox.
 
-Every page load runs the script twice: its first run, then the rerun asked for by streamlit-authenticator's
-cookie manager once its component has mounted. A form submitted before that second run has finished is
-sometimes dropped without a trace (3 loads in 40 here, the form filled at once), so a `Tab` waits for the
-session to be idle, read from Streamlit's own websocket messages, before it fills a form.
+A form submitted while a run is under way is sometimes dropped without a trace (3 loads in 40 here, the
+form filled at once, when every page load still ran twice), so a `Tab` waits for the session to be idle,
+read from Streamlit's own websocket messages, before it fills a form.
 """
 
 from __future__ import annotations

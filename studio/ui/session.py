@@ -2,8 +2,9 @@
 against the database on every run.
 
 Home.py calls `restore()` first in every run, before `st.navigation`. It builds the run's one
-`Authenticate` (its cookie manager renders once per run, key "init"). Its credentials dict holds a
-`UserDirectory`: the users table read one row at a time, so a run never loads every user.
+`Authenticate`, whose cookie writer (`studio.ui.cookies`) renders nothing unless the cookie changes. Its
+credentials dict holds a `UserDirectory`: the users table read one row at a time, so a run never loads
+every user.
 
 Three checks decide whether a session is still signed in:
 - the live session carries the user's `session_version`; a bump (sign out everywhere, a new password, a
@@ -36,7 +37,10 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from studio.domain.accounts import Account
 from studio.errors import StudioError
 from studio.services import accounts
+from studio.ui import cookies
 from studio.ui.deps import services
+
+cookies.install()
 
 COOKIE_NAME = "studio_session"
 _STATE = "studio.session"
