@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -9,16 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from streamlit.web.server.starlette import starlette_server
 
 from studio import bootstrap
 from studio.adapters.storage import LocalStorage, S3Storage
 from studio.bootstrap import Services
 from studio.services.health import check_health
 from studio.settings import Settings
-from studio.web import routes
-from tests.conftest import TEST_SECRET, free_port, installed, scratch_postgres
+from studio.web import routes, tcp
+from tests.conftest import TEST_SECRET, free_port, installed, scratch_postgres, wait_for
 
 
 @pytest.fixture
@@ -207,3 +211,35 @@ def test_a_link_to_an_object_that_is_gone_is_refused(local: LocalStorage, client
 
 def test_the_files_route_serves_nothing_when_storage_is_s3(production: Services, client: TestClient) -> None:
     assert client.get("/api/files/anything").status_code == 404
+
+
+def test_the_server_hands_out_connections_without_nagle() -> None:
+    """Streamlit binds its own listening socket (protocol 0, so asyncio leaves Nagle on): studio.web.tcp
+    sets TCP_NODELAY on it when uvicorn starts serving it, and accepted connections inherit it (else each
+    keep-alive response waits ~40 ms for a delayed ACK)."""
+    tcp.install()
+    tcp.install()  # once is enough: the second call wraps nothing again
+    assert not hasattr(uvicorn.Server.startup.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
+    listener, _ = starlette_server._bind_server_socket("127.0.0.1", "127.0.0.1", 0, 8)  # as `streamlit run`
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes()), lifespan="off", log_level="warning"))
+    serving = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
+    serving.start()
+    try:
+        wait_for(lambda: server.started, timeout=10)
+        with socket.create_connection(listener.getsockname()) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.recv(64).startswith(b"HTTP/1.1 ")
+        assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        server.should_exit = True
+        serving.join(timeout=10)
+        listener.close()
+    # What it relies on: a connection accepted from such a listener has TCP_NODELAY itself (Linux).
+    with socket.socket(socket.AF_INET) as plain:
+        plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        plain.bind(("127.0.0.1", 0))
+        plain.listen()
+        with socket.create_connection(plain.getsockname()):
+            accepted, _ = plain.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from studio import bootstrap
-from studio.web import routes
+from studio.web import routes, tcp
 
 HOME = Path(__file__).resolve().parents[2] / "Home.py"
 
@@ -43,4 +43,5 @@ def _navigation_only() -> None:
 
 bootstrap.or_exit(bootstrap.services)
 _navigation_only()
+tcp.install()
 app = st.App(HOME, routes=routes(), lifespan=lifespan)
