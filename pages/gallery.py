@@ -35,10 +35,11 @@ gallery.pending_download(account.id)
 if not page.items:
     st.info("No images match." if chosen.active else "No images yet: the ones you generate appear here.")
 else:
-    gallery.bulk_actions(account.id, page.items, project_names, collection_names)
+    selecting = gallery.bulk_actions(account.id, page.items, project_names, collection_names)
     if view == "list":
-        gallery.rows(page.items, {m.endpoint_id: m.name for m in catalogue.enabled_models(services().uow())})
+        names = {m.endpoint_id: m.name for m in catalogue.enabled_models(services().uow())}
+        gallery.rows(page.items, names, selecting)
     else:
-        gallery.grid(page.items)
+        gallery.grid(page.items, selecting)
 gallery_filters.pager(page.prev_cursor, page.next_cursor, number, len(page.items))
 gallery.lightbox(account.id)

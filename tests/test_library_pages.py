@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from studio.bootstrap import Services
 from studio.domain.sharing import ShareOptions, ShareTarget
 from studio.services import curation, details, library, projects, sharing, trash
-from tests.library_data import add_image, minutes, new_user
+from tests.library_data import T0, add_image, minutes, new_user
 from tests.test_app_pages import _navigation_only, home, sign_in_as, titles  # noqa: F401
 
 
@@ -64,9 +65,9 @@ def test_the_gallery_pages_through_the_owners_images_only(embedded_services: Ser
     theirs = add_image(embedded_services, other, prompt="secret harbour")
     visit(app, "pages/gallery.py", n="24")
     assert titles(app) == ["Gallery"]
-    shown = [key.rsplit(".", 1)[-1] for key in _checkbox_keys(app)]
+    shown = [key.rsplit(".", 1)[-1] for key in _shown_keys(app)]
     assert shown == [str(i) for i in reversed(mine)][:24]
-    assert str(theirs) not in " ".join(_checkbox_keys(app))
+    assert str(theirs) not in " ".join(_shown_keys(app))
     assert len(image_urls(app)) == 24
     assert all("/api/files/" in url for url in image_urls(app))  # signed URL strings, never bytes
     first_urls = image_urls(app)
@@ -75,13 +76,14 @@ def test_the_gallery_pages_through_the_owners_images_only(embedded_services: Ser
 
     press(app, "Next")
     assert app.query_params["p"] == "2"
-    assert [k.rsplit(".", 1)[-1] for k in _checkbox_keys(app)] == [str(i) for i in reversed(mine)][24:]
+    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(i) for i in reversed(mine)][24:]
     press(app, "Previous")
-    assert [k.rsplit(".", 1)[-1] for k in _checkbox_keys(app)] == [str(i) for i in reversed(mine)][:24]
+    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(i) for i in reversed(mine)][:24]
 
 
-def _checkbox_keys(app: AppTest) -> list[str]:
-    return [str(box.key) for box in app.checkbox if str(box.key).startswith("gallery.sel.")]
+def _shown_keys(app: AppTest) -> list[str]:
+    """The images on the gallery page, in order, by their Open buttons (tick boxes only while selecting)."""
+    return [str(button.key) for button in app.button if str(button.key).startswith("gallery.open.")]
 
 
 def test_search_filters_and_list_view(embedded_services: Services) -> None:
@@ -91,12 +93,48 @@ def test_search_filters_and_list_view(embedded_services: Services) -> None:
     add_image(embedded_services, owner, prompt="a blue whale", rating=2)
     # Each visit is a fresh session, as a link opened in the browser is (bound widgets read the URL then).
     visit(app, "pages/gallery.py", q="cat")
-    assert [k.rsplit(".", 1)[-1] for k in _checkbox_keys(app)] == [str(cat)]
+    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(cat)]
     app = visit(signed_in(), "pages/gallery.py", stars="4", view="List")
-    assert [k.rsplit(".", 1)[-1] for k in _checkbox_keys(app)] == [str(cat)]
+    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(cat)]
     assert "a red cat on a sofa" in texts(app)
     app = visit(signed_in(), "pages/gallery.py", q="nothing matches this")
     assert "No images match." in texts(app)
+
+
+def test_the_created_filter_offers_ranges_and_a_custom_one(embedded_services: Services) -> None:
+    app = signed_in()
+    owner = me(app)
+    now = datetime.now(UTC)
+    today = add_image(embedded_services, owner, prompt="today", created_at=now)
+    last_week = add_image(embedded_services, owner, prompt="last week", created_at=now - timedelta(days=5))
+    old = add_image(embedded_services, owner, prompt="old", created_at=T0)
+
+    def shown(app: AppTest) -> set[uuid.UUID]:
+        return {uuid.UUID(k.rsplit(".", 1)[-1]) for k in _shown_keys(app)}
+
+    visit(app, "pages/gallery.py")
+    assert shown(app) == {today, last_week, old}
+    assert not app.date_input  # the date pickers only for a custom range
+    app.selectbox(key="when").select("1").run()
+    assert shown(app) == {today}
+    app.selectbox(key="when").select("7").run()
+    assert shown(app) == {today, last_week}
+
+    app.selectbox(key="when").select("custom").run()
+    assert [d.label for d in app.date_input] == ["From", "To"]
+    app.date_input(key="to").set_value(T0.date()).run()
+    assert shown(app) == {old}
+    app.date_input(key="from").set_value(T0.date() + timedelta(days=1)).run()  # ends before it starts
+    assert "The date range ends before it starts." in [str(w.value) for w in app.warning]
+    assert shown(app) == {today, last_week, old}  # shown, and ignored
+    app.selectbox(key="when").select("").run()
+    assert not app.date_input
+    assert "to" not in app.query_params
+    assert "from" not in app.query_params
+
+    app = visit(signed_in(), "pages/gallery.py", to=T0.date().isoformat())  # a link to a custom range
+    assert app.selectbox(key="when").value == "custom"
+    assert shown(app) == {old}
 
 
 def test_bulk_actions_and_the_lightbox(embedded_services: Services) -> None:
@@ -104,6 +142,10 @@ def test_bulk_actions_and_the_lightbox(embedded_services: Services) -> None:
     owner = me(app)
     ids = [add_image(embedded_services, owner, files=True, prompt=f"shore {i}") for i in range(3)]
     visit(app, "pages/gallery.py")
+    assert not [box for box in app.checkbox if str(box.key).startswith("gallery.sel.")]
+    assert "Favourite" not in [b.label for b in app.button]
+    app.toggle(key="gallery.selecting").set_value(True).run()
+    assert [str(box.key) for box in app.checkbox] == [f"gallery.sel.{i}" for i in reversed(ids)]
     app.checkbox(key=f"gallery.sel.{ids[0]}").check().run()
     app.checkbox(key=f"gallery.sel.{ids[1]}").check().run()
     press(app, "Favourite")

@@ -18,6 +18,7 @@ from studio.ui.deps import services
 LIGHTBOX = image_view.LIGHTBOX
 _DOWNLOAD = "gallery.download"
 _SELECT = "gallery.sel."
+SELECTING = "gallery.selecting"
 
 
 def _selected_key(image_id: uuid.UUID) -> str:
@@ -43,24 +44,34 @@ def _caption(item: Thumb) -> str:
     return f"{heart}{stars} {components.excerpt(item.prompt, 60)}".strip()
 
 
-def grid(items: list[Thumb]) -> None:
+def _open_button(item: Thumb, kind: Literal["secondary", "tertiary"]) -> None:
+    st.button(
+        "Open", key=f"gallery.open.{item.id}", icon=":material/open_in_full:", type=kind, on_click=_open,
+        args=(item.id,),
+    )  # fmt: skip
+
+
+def grid(items: list[Thumb], selecting: bool) -> None:
+    """Thumbnail cards: the image and Open, with a tick box while selecting (each card is few elements:
+    a page of 48 is what the browser lays out on every load)."""
     with st.grid("auto", min_column_width=190, gap="small", border=True):
         for item in items:
             with st.container(gap="xsmall"):
                 st.image(item.thumb_url, caption=_caption(item), width="stretch")
+                if not selecting:
+                    _open_button(item, "tertiary")
+                    continue
                 with st.container(horizontal=True, vertical_alignment="center", gap="small"):
                     st.checkbox("Select", key=_selected_key(item.id), label_visibility="collapsed")
-                    st.button(
-                        "Open", key=f"gallery.open.{item.id}", icon=":material/open_in_full:",
-                        type="tertiary", on_click=_open, args=(item.id,),
-                    )  # fmt: skip
+                    _open_button(item, "tertiary")
 
 
-def rows(items: list[Thumb], names: dict[str, str]) -> None:
+def rows(items: list[Thumb], names: dict[str, str], selecting: bool) -> None:
     """The list view: a small thumbnail, the prompt and the facts per row."""
     for item in items:
         with st.container(horizontal=True, vertical_alignment="center", border=True):
-            st.checkbox("Select", key=_selected_key(item.id), label_visibility="collapsed")
+            if selecting:
+                st.checkbox("Select", key=_selected_key(item.id), label_visibility="collapsed")
             st.image(item.thumb_url, width=96)
             with st.container():
                 st.markdown(components.escape(components.excerpt(item.prompt, 160)) or "*(no prompt)*")
@@ -69,13 +80,7 @@ def rows(items: list[Thumb], names: dict[str, str]) -> None:
                     f"{'★' * (item.rating or 0) or 'unrated'}{' · ♥' if item.is_favourite else ''} · "
                     f"{components.ago(item.created_at)}"
                 )
-            st.button(
-                "Open",
-                key=f"gallery.open.{item.id}",
-                icon=":material/open_in_full:",
-                on_click=_open,
-                args=(item.id,),
-            )
+            _open_button(item, "secondary")
 
 
 def _act(label: str, action: object) -> None:
@@ -89,15 +94,20 @@ def _act(label: str, action: object) -> None:
 
 def bulk_actions(
     owner_id: uuid.UUID, items: list[Thumb], projects: dict[str, str], collections: dict[str, str]
-) -> None:
-    """What to do with the ticked images; every action is one service call."""
+) -> bool:
+    """The Select switch and, while selecting, what to do with the ticked images (every action is one
+    service call). True while selecting."""
     chosen = selected(items)
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.button("Select all", key="gallery.all", on_click=_select_all, args=(items, True), type="tertiary")
-        st.button("Clear", key="gallery.none", on_click=_select_all, args=(items, False), type="tertiary")
-        st.caption(f"{len(chosen)} selected")
-    if not chosen:
-        return
+        selecting = st.toggle("Select", key=SELECTING, help="Tick images to favourite, tag, file or download")
+        if selecting:
+            st.button(
+                "Select all", key="gallery.all", on_click=_select_all, args=(items, True), type="tertiary"
+            )
+            st.button("Clear", key="gallery.none", on_click=_select_all, args=(items, False), type="tertiary")
+            st.caption(f"{len(chosen)} selected")
+    if not (selecting and chosen):
+        return selecting
     svc = services()
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if st.button("Favourite", icon=":material/favorite:", key="bulk.fav"):
@@ -138,6 +148,7 @@ def bulk_actions(
                 _act("Tagged", lambda: curation.add_tags(svc, owner_id, chosen, parse_tags(text or "")))
         with st.popover("Download", icon=":material/download:"):
             _download(owner_id, chosen)
+    return selecting
 
 
 def _download(owner_id: uuid.UUID, chosen: list[uuid.UUID]) -> None:
