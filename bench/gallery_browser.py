@@ -119,7 +119,9 @@ class Traffic:
     def __init__(self, page: Page) -> None:
         self.bytes: Counter[str] = Counter()
         self.fetches: Counter[str] = Counter()  # HTTP requests answered from the network, not the cache
+        self.other: list[tuple[int, str]] = []  # (bytes, path) of the fetches that are not thumbnails
         self._kinds: dict[str, str] = {}
+        self._paths: dict[str, str] = {}
         cdp = page.context.new_cdp_session(page)
         cdp.on("Network.requestWillBeSent", self._request)
         cdp.on("Network.loadingFinished", self._finished)
@@ -129,16 +131,20 @@ class Traffic:
     def reset(self) -> None:
         self.bytes.clear()
         self.fetches.clear()
+        self.other = []
 
     def _request(self, event: dict[str, Any]) -> None:
         path = event["request"]["url"].split("://", 1)[-1]
         self._kinds[event["requestId"]] = "thumbnails" if FILES_ROUTE + "/" in path else "other HTTP"
+        self._paths[event["requestId"]] = "/" + path.split("/", 1)[-1][:60]
 
     def _finished(self, event: dict[str, Any]) -> None:
         kind = self._kinds.get(event["requestId"], "other HTTP")
         received = int(event["encodedDataLength"])
         self.bytes[kind] += received
         self.fetches[kind] += received > 0
+        if kind == "other HTTP" and received > 0:
+            self.other.append((received, self._paths.get(event["requestId"], "?")))
 
     def _socket(self, socket: WebSocket) -> None:
         socket.on("framereceived", self._frame)
@@ -156,6 +162,7 @@ class View:
     seconds: float  # navigation start -> every thumbnail decoded, on the page's clock
     traffic: Counter[str]
     fetches: Counter[str]
+    other: list[tuple[int, str]]
 
     @property
     def total(self) -> int:
@@ -183,10 +190,12 @@ class Visitor:
         self.tab.socket = None  # as Tab.visit: until the new session's websocket opens
         self.page.goto(f"{self.app_url}{path}")
         seconds = self.wait_for_thumbnails(thumbnails) if thumbnails else float("nan")
-        self.tab.settle(runs=2)
+        self.tab.settle(runs=1)
         if path == "/gallery":
             self.shown = 1
-        return View(seconds, Counter(self.traffic.bytes), Counter(self.traffic.fetches))
+        return View(
+            seconds, Counter(self.traffic.bytes), Counter(self.traffic.fetches), sorted(self.traffic.other)
+        )
 
     def turn(self, thumbnails: dict[int, int]) -> None:
         """Next from the first page, Previous from any other; wait for the new page's thumbnails."""
@@ -289,6 +298,7 @@ def memory(
     finally:
         warm.close()
     before = rss(pid)
+    print(f"  after the warm-up  {before / MB:7.1f} MB", flush=True)
     trail: list[tuple[int, int]] = []
     visitors: list[Visitor] = []
     done = 0
@@ -299,8 +309,13 @@ def memory(
             for visitor in visitors:
                 views_of(visitor, n, thumbnails)
                 done += 1
-                if done % 100 == 0 or done == sessions * views:
+                if done % 50 == 0 or done == sessions * views:
                     trail.append((done, rss(pid)))
+                    print(
+                        f"  after {done:>3} views   {trail[-1][1] / MB:7.1f} MB  "
+                        f"({(trail[-1][1] - before) / MB:+.1f})",
+                        flush=True,
+                    )
     finally:
         for visitor in visitors:
             visitor.close()
@@ -322,6 +337,35 @@ def chromium() -> Iterator[Browser]:
 
 def kb(value: float) -> str:
     return f"{value / 1000:,.0f} KB"
+
+
+def report_loads(loads: dict[str, list[View]], cpu: str) -> None:
+    print(
+        f"\n1. /gallery, {PAGE_SIZE} thumbnails, {len(loads['cold'])} samples each"
+        " (navigation start -> all decoded)"
+    )
+    for name, views in loads.items():
+        seconds = [v.seconds for v in views]
+        totals = [v.total for v in views]
+        parts = Counter[str]()
+        fetches = Counter[str]()
+        for view in views:
+            parts.update(view.traffic)
+            fetches.update(view.fetches)
+        split = ", ".join(
+            f"{kind} {kb(parts[kind] / len(views))}"
+            + (f" ({fetches[kind] / len(views):.0f} fetched)" if kind != "websocket" else "")
+            for kind in ("thumbnails", "other HTTP", "websocket")
+        )
+        print(
+            f"  {name:<10} p50 {percentile(seconds, 50):.2f} s  p95 {percentile(seconds, 95):.2f} s  "
+            f"max {max(seconds):.2f} s | transferred p50 {kb(percentile(totals, 50))}, "
+            f"max {kb(max(totals))}: {split}"
+        )
+    heaviest = max(loads["first view"], key=lambda v: v.total)
+    largest = ", ".join(f"{path} {kb(size)}" for size, path in heaviest.other[::-1][:4])
+    print(f"  the heaviest first view's largest fetches besides thumbnails: {largest or 'none'}")
+    print(f"  {cpu}", flush=True)
 
 
 def main() -> None:
@@ -356,46 +400,23 @@ def main() -> None:
 
             monitor = Monitor(pid)
             loads = page_loads(browser, state, app_url, args.loads)
-            load_cpu = monitor.report()
+            report_loads(loads, monitor.report())
+            print(
+                f"\n2. server RSS, {args.sessions} sessions x {args.views} gallery views"
+                f" (every fifth a page load, the others Next/Previous)",
+                flush=True,
+            )
             monitor = Monitor(pid)
             before, trail, closed, peak = memory(
                 browser, state, app_url, pid, args.sessions, args.views, thumbnails
             )
-            memory_cpu = monitor.report()
+            print(
+                f"  sessions closed   {closed / MB:7.1f} MB  ({(closed - before) / MB:+.1f}); "
+                f"peak {peak / MB:.1f}"
+            )
+            print(f"  {monitor.report()}")
 
-    print(
-        f"\n1. /gallery, {PAGE_SIZE} thumbnails, {args.loads} samples each (navigation start -> all decoded)"
-    )
-    for name, views in loads.items():
-        seconds = [v.seconds for v in views]
-        totals = [v.total for v in views]
-        parts = Counter[str]()
-        fetches = Counter[str]()
-        for view in views:
-            parts.update(view.traffic)
-            fetches.update(view.fetches)
-        split = ", ".join(
-            f"{kind} {kb(parts[kind] / len(views))}"
-            + (f" ({fetches[kind] / len(views):.0f} fetched)" if kind != "websocket" else "")
-            for kind in ("thumbnails", "other HTTP", "websocket")
-        )
-        print(
-            f"  {name:<10} p50 {percentile(seconds, 50):.2f} s  p95 {percentile(seconds, 95):.2f} s  "
-            f"max {max(seconds):.2f} s | transferred p50 {kb(percentile(totals, 50))}, "
-            f"max {kb(max(totals))}: {split}"
-        )
-    print(f"  {load_cpu}")
     total_views = args.sessions * args.views
-    print(
-        f"\n2. server RSS, {args.sessions} sessions x {args.views} gallery views"
-        f" (every fifth a page load, the others Next/Previous)"
-    )
-    print(f"  after the warm-up  {before / MB:7.1f} MB")
-    for done, value in trail:
-        print(f"  after {done:>3} views   {value / MB:7.1f} MB  ({(value - before) / MB:+.1f})")
-    print(f"  sessions closed   {closed / MB:7.1f} MB  ({(closed - before) / MB:+.1f}); peak {peak / MB:.1f}")
-    print(f"  {memory_cpu}")
-
     first = loads["first view"]
     p95 = percentile([v.seconds for v in first], 95)
     most = max(v.total for v in first)
