@@ -29,8 +29,8 @@ noise, so the thumbnails weigh what a photo's do (~22 KB), not what a flat test 
 
     uv run python bench/gallery_browser.py [--loads 10] [--sessions 20] [--views 25] [--images 96]
 
-Prints the figures and one line `gallery_browser: ... -> PASS|FAIL`. Exits 0 either way. ~45 minutes on
-two busy cores (~4 s a view), most of it the 500 views.
+Prints the figures as each part finishes, then one line `gallery_browser: ... -> PASS|FAIL`. Exits 0
+either way. ~10 minutes on two cores (~1 s a view), most of it the 500 views.
 """
 
 from __future__ import annotations
