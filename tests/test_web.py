@@ -22,6 +22,7 @@ from studio.bootstrap import Services
 from studio.services.health import check_health
 from studio.settings import Settings
 from studio.web import routes, tcp
+from studio.web.files import INLINE_BYTES
 from tests.conftest import TEST_SECRET, free_port, installed, scratch_postgres, wait_for
 
 
@@ -175,6 +176,22 @@ def test_a_signed_link_serves_the_file_with_safe_headers(local: LocalStorage, cl
     max_age = int(response.headers["cache-control"].rsplit("=", 1)[1])
     assert 100 <= max_age <= 120  # cached no longer than the link lives
     assert client.head(f"/api/files/{token_of(url)}").status_code == 200
+
+
+def test_small_files_are_sent_whole_and_large_ones_streamed(local: LocalStorage, client: TestClient) -> None:
+    small, large = b"w" * INLINE_BYTES, bytes(range(256)) * (INLINE_BYTES // 128)
+    local.put("users/u/thumbs/t.webp", small, "image/webp")
+    local.put("users/u/images/big.png", large, "image/png")
+    for key, data in (("users/u/thumbs/t.webp", small), ("users/u/images/big.png", large)):
+        token = token_of(local.url(key, expires_in=60))
+        response = client.get(f"/api/files/{token}")
+        assert response.status_code == 200
+        assert response.content == data
+        assert int(response.headers["content-length"]) == len(data)
+        head = client.head(f"/api/files/{token}")
+        assert head.status_code == 200
+        assert int(head.headers["content-length"]) == len(data)
+        assert head.content == b""
 
 
 def test_an_expired_link_is_refused(local: LocalStorage, client: TestClient) -> None:

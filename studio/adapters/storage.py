@@ -12,6 +12,7 @@ import mimetypes
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -195,6 +196,7 @@ class SignedFile:
     content_type: str
     download_name: str | None
     expires_at: int
+    size: int
 
 
 class LocalStorage:
@@ -265,13 +267,17 @@ class LocalStorage:
         if expires_at < self._clock():
             raise NotFound("this file link has expired")
         path, meta = self._paths(key)
-        if not path.is_file():
+        try:
+            found = path.stat()
+        except OSError as err:
+            raise NotFound("no such file") from err
+        if not stat.S_ISREG(found.st_mode):
             raise NotFound("no such file")
         try:
             content_type = json.loads(meta.read_text())["content_type"]
         except (OSError, ValueError, KeyError):
             content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-        return SignedFile(path, content_type, claims.get("d"), expires_at)
+        return SignedFile(path, content_type, claims.get("d"), expires_at, found.st_size)
 
     def check(self) -> None:
         self._objects.mkdir(parents=True, exist_ok=True)
