@@ -70,9 +70,11 @@ TARGET_BYTES = 1_500_000
 TARGET_GROWTH = 50 * MB
 VIEWPORT = {"width": 1440, "height": 1000}
 SIDE = 1024
-# The page's own clock (ms since navigation start) once the grid holds `count` thumbnails, all decoded.
+# The page's own clock (ms since navigation start) once the grid holds `count` thumbnails, all decoded
+# (the grid is one component, studio/ui/thumbnails.py, with its elements in its own shadow root).
 ALL_LOADED = """count => {
-    const images = document.querySelectorAll('[data-testid="stImage"] img');
+    const grid = document.querySelector('[data-testid="stBidiComponentIsolated"]');
+    const images = grid && grid.shadowRoot ? grid.shadowRoot.querySelectorAll('.tile img') : [];
     return images.length === count && Array.from(images).every(i => i.complete && i.naturalWidth > 0)
         ? performance.now() : false;
 }"""

@@ -36,10 +36,7 @@ if not page.items:
     st.info("No images match." if chosen.active else "No images yet: the ones you generate appear here.")
 else:
     selecting = gallery.bulk_actions(account.id, page.items, project_names, collection_names)
-    if view == "list":
-        names = {m.endpoint_id: m.name for m in catalogue.enabled_models(services().uow())}
-        gallery.rows(page.items, names, selecting)
-    else:
-        gallery.grid(page.items, selecting)
+    models = catalogue.enabled_models(services().uow()) if view == "list" else []  # named in list rows
+    gallery.show(page.items, view, {m.endpoint_id: m.name for m in models}, selecting)
 gallery_filters.pager(page.prev_cursor, page.next_cursor, number, len(page.items))
 gallery.lightbox(account.id)

@@ -4,6 +4,7 @@ link, and then only what it shares."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from studio.services import curation, details, downloads, library, projects, sha
 from studio.services.sharing import PasswordRequired
 from studio.services.urls import SHARED_LIFETIME
 from studio.web import routes
+from tests.apptest_tiles import click_tile, tile_data
 from tests.library_data import add_image, new_user
 from tests.test_app_pages import _navigation_only, home, registered, sign_in_as  # noqa: F401
 
@@ -179,7 +181,8 @@ def as_actor(who: str) -> AppTest:
 def page_text(app: AppTest) -> str:
     parts: list[Any] = [*app.markdown, *app.caption, *app.title, *app.info, *app.warning, *app.error]
     parts += [*app.text_input, *app.text_area]
-    return " ".join(str(part.value) for part in parts) + " ".join(str(u) for i in app.image for u in i.value)
+    shown = " ".join(str(u) for i in app.image for u in i.value)
+    return " ".join(str(part.value) for part in parts) + shown + json.dumps(tile_data(app))  # tiles too
 
 
 @pytest.mark.parametrize("who", ["anonymous", "user B", "admin"])
@@ -211,6 +214,16 @@ def test_no_page_shows_an_owners_things_to_anybody_else(world: World, who: str) 
         app.query_params["t"] = token
         app.switch_page("pages/shared.py").run()
         assert SECRET_PROMPT not in page_text(app)
+
+
+@pytest.mark.parametrize("who", ["user B", "admin"])
+def test_a_forged_click_on_the_gallery_opens_nothing_of_anybody_elses(world: World, who: str) -> None:
+    app = as_actor(who)
+    add_image(world.services, app.session_state["account"].id, prompt="my own harbour")
+    app.switch_page("pages/gallery.py").run()
+    click_tile(app, str(world.image))  # A's image id, sent as a tile's click: the browser is not trusted
+    assert SECRET_PROMPT not in page_text(app)
+    assert [str(w.value) for w in app.warning] == ["No such image."]
 
 
 # --- HTTP routes: the link preview and the signed files --------------------------------------------------

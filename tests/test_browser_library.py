@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from studio import bootstrap
 from studio.domain.accounts import Role
 from studio.services import curation, dev_accounts, library, projects
 from tests.conftest import embedded_settings, free_port, wait_for
+from tests.library_data import T0, add_image
 from tests.test_browser import demo_sign_in, loaded, opened_page, running_app, shoot
 
 pytestmark = pytest.mark.browser
@@ -55,7 +57,7 @@ def test_generate_to_gallery_to_a_shared_link_and_back(
     page.locator('[data-testid="stSidebarNav"] a', has_text="Gallery").click()
     expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
     expect(page).to_have_url(f"{app_url}/gallery")
-    thumbs = page.locator('[data-testid="stImage"] img')
+    thumbs = page.locator(".tile img")  # the tiles component: Playwright sees into its shadow root
     expect(thumbs).to_have_count(2)
     for thumb in thumbs.all():
         wait_for(functools.partial(loaded, thumb), timeout=20)  # signed URL strings the browser fetched
@@ -69,7 +71,7 @@ def test_generate_to_gallery_to_a_shared_link_and_back(
     page.get_by_role("radio", name="Grid").or_(page.get_by_role("button", name="Grid")).first.click()
     tab.settle()
 
-    page.locator('[class*="st-key-gallery"][class*="open"] button').first.click()
+    page.get_by_role("button", name=f"Open: {PROMPT}").first.click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(PROMPT).first).to_be_visible()
     dialog.get_by_role("button", name="Favourite").click()
@@ -136,3 +138,56 @@ def test_generate_to_gallery_to_a_shared_link_and_back(
     expect(page.get_by_role("button", name="Down")).to_have_count(2)
     tab.settle()
     shoot(page, artifacts, "collection.png")
+
+
+HOSTILE = '<img src=x onerror="document.title=1"><b>bold</b> & co'
+
+
+def test_gallery_tiles_open_with_the_keyboard_tick_while_selecting_and_show_prompts_as_text(
+    library_app: tuple[str, Path], page: Page, artifacts: Path
+) -> None:
+    """The tiles component (studio/ui/thumbnails.py) in the browser, as the demo admin (the journey above
+    keeps the demo user's gallery to itself)."""
+    app_url, app_dir = library_app
+    services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
+    try:
+        admin = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.ADMIN)
+        for n, prompt in enumerate(["a pier in fog", "a pier at noon", HOSTILE]):
+            add_image(services, admin.id, prompt=prompt, files=True, created_at=T0 + timedelta(minutes=n))
+    finally:
+        services.close()
+    tab = demo_sign_in(page, app_url, "Continue as demo admin")
+    tab.visit(f"{app_url}/gallery")
+    tiles = page.locator(".tile")
+    expect(tiles).to_have_count(3)
+    for thumb in page.locator(".tile img").all():
+        wait_for(functools.partial(loaded, thumb), timeout=20)
+
+    hostile = page.get_by_role("button", name=f"Open: {HOSTILE}")
+    expect(hostile).to_have_text(HOSTILE)  # the prompt as typed: text, never markup
+    expect(page.locator(".tile b")).to_have_count(0)
+    expect(page.locator(".tile img")).to_have_count(3)
+    assert page.title() != "1"
+
+    page.get_by_role("button", name="Open: a pier in fog").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("a pier in fog").first).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    tab.settle()
+
+    page.get_by_text("Select", exact=True).first.click()  # the switch
+    fog = page.get_by_role("button", name="Select: a pier in fog")
+    expect(fog).to_have_attribute("aria-pressed", "false")
+    fog.click()
+    expect(page.get_by_text("1 selected")).to_be_visible()
+    page.get_by_role("button", name="Select: a pier at noon").click()
+    expect(page.get_by_text("2 selected")).to_be_visible()
+    expect(page.locator('.tile[aria-pressed="true"]')).to_have_count(2)
+    expect(dialog).to_have_count(0)  # a click while selecting ticks; it opens nothing
+    tab.settle()
+    shoot(page, artifacts, "gallery-selecting.png")
+    fog.click()
+    expect(page.get_by_text("1 selected")).to_be_visible()
+    expect(page.locator('.tile[aria-pressed="true"]')).to_have_count(1)

@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from studio.bootstrap import Services
 from studio.domain.sharing import ShareOptions, ShareTarget
 from studio.services import curation, details, library, projects, sharing, trash
+from studio.ui import gallery
+from tests.apptest_tiles import click_tile, shown, tile_data, tile_urls
 from tests.library_data import T0, add_image, minutes, new_user
 from tests.test_app_pages import _navigation_only, home, sign_in_as, titles  # noqa: F401
 
@@ -42,7 +44,7 @@ def texts(app: AppTest) -> str:
 
 
 def image_urls(app: AppTest) -> list[str]:
-    return [str(url) for image in app.image for url in image.value]
+    return [str(url) for image in app.image for url in image.value] + tile_urls(app)
 
 
 def link_buttons(app: AppTest) -> list[str]:
@@ -65,9 +67,8 @@ def test_the_gallery_pages_through_the_owners_images_only(embedded_services: Ser
     theirs = add_image(embedded_services, other, prompt="secret harbour")
     visit(app, "pages/gallery.py", n="24")
     assert titles(app) == ["Gallery"]
-    shown = [key.rsplit(".", 1)[-1] for key in _shown_keys(app)]
-    assert shown == [str(i) for i in reversed(mine)][:24]
-    assert str(theirs) not in " ".join(_shown_keys(app))
+    assert shown(app) == [str(i) for i in reversed(mine)][:24]
+    assert str(theirs) not in shown(app)
     assert len(image_urls(app)) == 24
     assert all("/api/files/" in url for url in image_urls(app))  # signed URL strings, never bytes
     first_urls = image_urls(app)
@@ -76,14 +77,9 @@ def test_the_gallery_pages_through_the_owners_images_only(embedded_services: Ser
 
     press(app, "Next")
     assert app.query_params["p"] == "2"
-    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(i) for i in reversed(mine)][24:]
+    assert shown(app) == [str(i) for i in reversed(mine)][24:]
     press(app, "Previous")
-    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(i) for i in reversed(mine)][:24]
-
-
-def _shown_keys(app: AppTest) -> list[str]:
-    """The images on the gallery page, in order, by their Open buttons (tick boxes only while selecting)."""
-    return [str(button.key) for button in app.button if str(button.key).startswith("gallery.open.")]
+    assert shown(app) == [str(i) for i in reversed(mine)][:24]
 
 
 def test_search_filters_and_list_view(embedded_services: Services) -> None:
@@ -93,10 +89,13 @@ def test_search_filters_and_list_view(embedded_services: Services) -> None:
     add_image(embedded_services, owner, prompt="a blue whale", rating=2)
     # Each visit is a fresh session, as a link opened in the browser is (bound widgets read the URL then).
     visit(app, "pages/gallery.py", q="cat")
-    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(cat)]
+    assert shown(app) == [str(cat)]
     app = visit(signed_in(), "pages/gallery.py", stars="4", view="List")
-    assert [k.rsplit(".", 1)[-1] for k in _shown_keys(app)] == [str(cat)]
-    assert "a red cat on a sofa" in texts(app)
+    assert shown(app) == [str(cat)]
+    [row] = tile_data(app)["tiles"]
+    assert tile_data(app)["layout"] == "list"
+    assert row["label"] == "a red cat on a sofa"
+    assert "★★★★★" in row["detail"]
     app = visit(signed_in(), "pages/gallery.py", q="nothing matches this")
     assert "No images match." in texts(app)
 
@@ -109,24 +108,24 @@ def test_the_created_filter_offers_ranges_and_a_custom_one(embedded_services: Se
     last_week = add_image(embedded_services, owner, prompt="last week", created_at=now - timedelta(days=5))
     old = add_image(embedded_services, owner, prompt="old", created_at=T0)
 
-    def shown(app: AppTest) -> set[uuid.UUID]:
-        return {uuid.UUID(k.rsplit(".", 1)[-1]) for k in _shown_keys(app)}
+    def shown_ids(app: AppTest) -> set[uuid.UUID]:
+        return {uuid.UUID(i) for i in shown(app)}
 
     visit(app, "pages/gallery.py")
-    assert shown(app) == {today, last_week, old}
+    assert shown_ids(app) == {today, last_week, old}
     assert not app.date_input  # the date pickers only for a custom range
     app.selectbox(key="when").select("1").run()
-    assert shown(app) == {today}
+    assert shown_ids(app) == {today}
     app.selectbox(key="when").select("7").run()
-    assert shown(app) == {today, last_week}
+    assert shown_ids(app) == {today, last_week}
 
     app.selectbox(key="when").select("custom").run()
     assert [d.label for d in app.date_input] == ["From", "To"]
     app.date_input(key="to").set_value(T0.date()).run()
-    assert shown(app) == {old}
+    assert shown_ids(app) == {old}
     app.date_input(key="from").set_value(T0.date() + timedelta(days=1)).run()  # ends before it starts
     assert "The date range ends before it starts." in [str(w.value) for w in app.warning]
-    assert shown(app) == {today, last_week, old}  # shown, and ignored
+    assert shown_ids(app) == {today, last_week, old}  # shown, and ignored
     app.selectbox(key="when").select("").run()
     assert not app.date_input
     assert "to" not in app.query_params
@@ -134,7 +133,7 @@ def test_the_created_filter_offers_ranges_and_a_custom_one(embedded_services: Se
 
     app = visit(signed_in(), "pages/gallery.py", to=T0.date().isoformat())  # a link to a custom range
     assert app.selectbox(key="when").value == "custom"
-    assert shown(app) == {old}
+    assert shown_ids(app) == {old}
 
 
 def test_bulk_actions_and_the_lightbox(embedded_services: Services) -> None:
@@ -142,22 +141,33 @@ def test_bulk_actions_and_the_lightbox(embedded_services: Services) -> None:
     owner = me(app)
     ids = [add_image(embedded_services, owner, files=True, prompt=f"shore {i}") for i in range(3)]
     visit(app, "pages/gallery.py")
-    assert not [box for box in app.checkbox if str(box.key).startswith("gallery.sel.")]
+    assert tile_data(app)["selecting"] is False
     assert "Favourite" not in [b.label for b in app.button]
     app.toggle(key="gallery.selecting").set_value(True).run()
-    assert [str(box.key) for box in app.checkbox] == [f"gallery.sel.{i}" for i in reversed(ids)]
-    app.checkbox(key=f"gallery.sel.{ids[0]}").check().run()
-    app.checkbox(key=f"gallery.sel.{ids[1]}").check().run()
+    assert tile_data(app)["selecting"] is True
+    for image_id in (ids[0], ids[1], ids[2], ids[2]):  # a second click unticks
+        click_tile(app, str(image_id))
+    assert set(tile_data(app)["selected"]) == {str(ids[0]), str(ids[1])}
+    assert "2 selected" in texts(app)
+    assert gallery.LIGHTBOX not in app.session_state  # a click while selecting ticks, never opens
     press(app, "Favourite")
     assert {i for i in ids if details.image_detail(embedded_services, owner, i).is_favourite} == set(ids[:2])
+    press(app, "Select all")
+    assert len(tile_data(app)["selected"]) == 3
+    press(app, "Clear")
+    assert tile_data(app)["selected"] == []
+    click_tile(app, str(ids[0]))
     press(app, "Move to trash")
-    assert [t.id for t in trash.trashed(embedded_services, owner)] != []
-    assert {item.id for item in library.gallery_page(embedded_services, owner).items} == {ids[2]}
+    assert [t.id for t in trash.trashed(embedded_services, owner)] == [ids[0]]
+    assert set(shown(app)) == {str(ids[1]), str(ids[2])}
 
-    app.button(key=f"gallery.open.{ids[2]}").click().run()
-    assert not app.exception, app.exception
+    app.toggle(key="gallery.selecting").set_value(False).run()
+    click_tile(app, "not-an-id")  # what only a forged message sends: ignored
+    click_tile(app, str(ids[2]))
     assert "shore 2" in texts(app)  # the lightbox shows the prompt
     assert "Download original" in link_buttons(app)
+    app.toggle(key="gallery.selecting").set_value(True).run()
+    assert tile_data(app)["selected"] == []  # leaving select mode forgot the ticks
 
 
 def test_the_image_page_is_for_its_owner_only(embedded_services: Services) -> None:

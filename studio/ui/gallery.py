@@ -14,28 +14,35 @@ from studio.services import curation, downloads, trash
 from studio.services.library import Thumb
 from studio.ui import components, image_view
 from studio.ui.deps import services
+from studio.ui.thumbnails import Tile, tiles
 
 LIGHTBOX = image_view.LIGHTBOX
 _DOWNLOAD = "gallery.download"
-_SELECT = "gallery.sel."
 SELECTING = "gallery.selecting"
-
-
-def _selected_key(image_id: uuid.UUID) -> str:
-    return f"{_SELECT}{image_id}"
+SELECTED = "gallery.selected"  # the ids (str) ticked while selecting
+TILES = "gallery.tiles"
 
 
 def selected(items: list[Thumb]) -> list[uuid.UUID]:
-    return [item.id for item in items if st.session_state.get(_selected_key(item.id))]
+    """The ticked images among `items` (the page on screen)."""
+    chosen = st.session_state.get(SELECTED, set())
+    return [item.id for item in items if str(item.id) in chosen]
 
 
 def _select_all(items: list[Thumb], value: bool) -> None:
-    for item in items:
-        st.session_state[_selected_key(item.id)] = value
+    st.session_state[SELECTED] = {str(item.id) for item in items} if value else set()
 
 
-def _open(image_id: uuid.UUID) -> None:
-    st.session_state[LIGHTBOX] = str(image_id)
+def _clicked(image_id: str) -> None:
+    """A tile's click: tick or untick it while selecting, otherwise open it in the lightbox."""
+    try:
+        uuid.UUID(image_id)
+    except ValueError:
+        return  # not a tile's id: the page never sends one
+    if st.session_state.get(SELECTING):
+        st.session_state[SELECTED] = set(st.session_state.get(SELECTED, set())) ^ {image_id}
+    else:
+        st.session_state[LIGHTBOX] = image_id
 
 
 def _caption(item: Thumb) -> str:
@@ -44,43 +51,29 @@ def _caption(item: Thumb) -> str:
     return f"{heart}{stars} {components.excerpt(item.prompt, 60)}".strip()
 
 
-def _open_button(item: Thumb, kind: Literal["secondary", "tertiary"]) -> None:
-    st.button(
-        "Open", key=f"gallery.open.{item.id}", icon=":material/open_in_full:", type=kind, on_click=_open,
-        args=(item.id,),
+def _row_detail(item: Thumb, names: dict[str, str]) -> str:
+    return (
+        f"{names.get(item.model_endpoint, item.model_endpoint)} · {item.width}×{item.height} · "
+        f"{'★' * (item.rating or 0) or 'unrated'}{' · ♥' if item.is_favourite else ''} · "
+        f"{components.ago(item.created_at)}"
+    )
+
+
+def show(items: list[Thumb], view: str, names: dict[str, str], selecting: bool) -> None:
+    """The page of images as thumbnail tiles (grid) or rows (list); a click opens an image, or ticks it
+    while selecting."""
+    if view == "list":
+        shown = [
+            Tile(str(item.id), item.thumb_url, components.excerpt(item.prompt, 160) or "(no prompt)",
+                 _row_detail(item, names), item.prompt)
+            for item in items
+        ]  # fmt: skip
+    else:
+        shown = [Tile(str(item.id), item.thumb_url, _caption(item), title=item.prompt) for item in items]
+    tiles(
+        shown, key=TILES, layout="list" if view == "list" else "grid", on_click=_clicked,
+        selecting=selecting, selected=st.session_state.get(SELECTED, set()),
     )  # fmt: skip
-
-
-def grid(items: list[Thumb], selecting: bool) -> None:
-    """Thumbnail cards: the image and Open, with a tick box while selecting (each card is few elements:
-    a page of 48 is what the browser lays out on every load)."""
-    with st.grid("auto", min_column_width=190, gap="small", border=True):
-        for item in items:
-            with st.container(gap="xsmall"):
-                st.image(item.thumb_url, caption=_caption(item), width="stretch")
-                if not selecting:
-                    _open_button(item, "tertiary")
-                    continue
-                with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-                    st.checkbox("Select", key=_selected_key(item.id), label_visibility="collapsed")
-                    _open_button(item, "tertiary")
-
-
-def rows(items: list[Thumb], names: dict[str, str], selecting: bool) -> None:
-    """The list view: a small thumbnail, the prompt and the facts per row."""
-    for item in items:
-        with st.container(horizontal=True, vertical_alignment="center", border=True):
-            if selecting:
-                st.checkbox("Select", key=_selected_key(item.id), label_visibility="collapsed")
-            st.image(item.thumb_url, width=96)
-            with st.container():
-                st.markdown(components.escape(components.excerpt(item.prompt, 160)) or "*(no prompt)*")
-                st.caption(
-                    f"{names.get(item.model_endpoint, item.model_endpoint)} · {item.width}×{item.height} · "
-                    f"{'★' * (item.rating or 0) or 'unrated'}{' · ♥' if item.is_favourite else ''} · "
-                    f"{components.ago(item.created_at)}"
-                )
-            _open_button(item, "secondary")
 
 
 def _act(label: str, action: object) -> None:
@@ -100,7 +93,9 @@ def bulk_actions(
     chosen = selected(items)
     with st.container(horizontal=True, vertical_alignment="center"):
         selecting = st.toggle("Select", key=SELECTING, help="Tick images to favourite, tag, file or download")
-        if selecting:
+        if not selecting:
+            st.session_state.pop(SELECTED, None)
+        else:
             st.button(
                 "Select all", key="gallery.all", on_click=_select_all, args=(items, True), type="tertiary"
             )

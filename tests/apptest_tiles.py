@@ -1,0 +1,49 @@
+"""The gallery's thumbnail tiles (studio/ui/thumbnails.py) in AppTest.
+
+AppTest shows a custom component as an `UnknownElement`: these read what the tiles were given (the data a
+browser would draw) and click a tile as the browser does, by sending the component's trigger with the
+next run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
+from streamlit.testing.v1 import AppTest
+
+from studio.ui.gallery import TILES
+
+
+def _component(app: AppTest) -> Any | None:
+    found = [element for element in app.get("bidi_component") if element.key == TILES]
+    return found[0] if found else None
+
+
+def tile_data(app: AppTest) -> dict[str, Any]:
+    """What the tiles show: {"layout", "selecting", "selected": [id], "tiles": [{id, url, label, ...}]}."""
+    component = _component(app)
+    return json.loads(component.proto.json) if component is not None else {"tiles": [], "selected": []}
+
+
+def shown(app: AppTest) -> list[str]:
+    """The ids of the images on screen, in order."""
+    return [tile["id"] for tile in tile_data(app)["tiles"]]
+
+
+def tile_urls(app: AppTest) -> list[str]:
+    return [tile["url"] for tile in tile_data(app)["tiles"]]
+
+
+def click_tile(app: AppTest, image_id: str) -> AppTest:
+    """A click on the tile of `image_id` (any string: what a forged message could send)."""
+    component = _component(app)
+    assert component is not None, "no tiles on this page"
+    states = app._tree.get_widget_states()
+    trigger = states.widgets.add()
+    trigger.id = _make_trigger_id(component.proto.id, "events")
+    trigger.json_trigger_value = json.dumps([{"event": "clicked", "value": image_id}])
+    app._run(states)
+    assert not app.exception, app.exception
+    return app
