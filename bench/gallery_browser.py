@@ -30,7 +30,7 @@ noise, so the thumbnails weigh what a photo's do (~22 KB), not what a flat test 
     uv run python bench/gallery_browser.py [--loads 10] [--sessions 20] [--views 25] [--images 96]
 
 Prints the figures as each part finishes, then one line `gallery_browser: ... -> PASS|FAIL`. Exits 0
-either way. ~10 minutes on two cores (~1 s a view), most of it the 500 views.
+either way. ~7 minutes on two cores (~0.65 s a view), most of it the 500 views.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def _clicked(image_id: str) -> None:
 def _caption(item: Thumb) -> str:
     stars = "★" * (item.rating or 0)
     heart = "♥ " if item.is_favourite else ""
-    return f"{heart}{stars} {components.excerpt(item.prompt, 60)}".strip()
+    return f"{heart}{stars} {components.excerpt(item.prompt, 60) or '(no prompt)'}".strip()
 
 
 def _row_detail(item: Thumb, names: dict[str, str]) -> str:
