@@ -102,15 +102,21 @@ def postgres_engine(postgres_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_db(postgres_engine: Engine) -> Iterator[Database]:
-    """The database inside one transaction that is rolled back after the test; commits become savepoints."""
-    connection = postgres_engine.connect()
+@contextmanager
+def rolled_back(engine: Engine) -> Iterator[Database]:
+    """The database inside one transaction that is rolled back at the end; commits become savepoints."""
+    connection = engine.connect()
     outer = connection.begin()
     sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield Database(postgres_engine, sessions)
+    yield Database(engine, sessions)
     outer.rollback()
     connection.close()
+
+
+@pytest.fixture
+def postgres_db(postgres_engine: Engine) -> Iterator[Database]:
+    with rolled_back(postgres_engine) as database:
+        yield database
 
 
 @pytest.fixture

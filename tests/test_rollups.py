@@ -4,7 +4,6 @@ after the next pass."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
 from studio import jobs
 from studio.adapters.db import Database, migrate
@@ -22,17 +20,16 @@ from studio.adapters.db.engine import create_engine
 from studio.adapters.db.models import DailyRollup, DailyStat, UsageLog, User
 from studio.bootstrap import Services
 from studio.domain.analytics import DateRange
-from studio.services import analytics, catalogue, rollups
+from studio.services import analytics, rollups
+from tests import test_admin_services
 from tests.admin_seed import DEV, ULTRA, Seeded, at, seed
-from tests.conftest import embedded_settings, installed, scratch_postgres
+from tests.conftest import embedded_settings, installed, rolled_back, scratch_postgres
 from tests.fakes import FakeQueue
 
-
-@pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[Services]:
-    with installed(embedded_settings(tmp_path / "data"), start=False) as services:
-        services.database.migrate()
-        yield dataclasses.replace(services, queue=FakeQueue(queue_names=services.settings.queue_names))
+# The admin tests' services on SQLite and on PostgreSQL; `postgres_db` below gives the latter this module's
+# own database.
+embedded = test_admin_services.embedded
+studio = test_admin_services.studio
 
 
 @pytest.fixture(scope="module")
@@ -47,24 +44,10 @@ def own_postgres() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def own_postgres_db(own_postgres: Engine) -> Iterator[Database]:
-    """Inside one transaction rolled back after the test, as `postgres_db`."""
-    connection = own_postgres.connect()
-    outer = connection.begin()
-    sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield Database(own_postgres, sessions)
-    outer.rollback()
-    connection.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def studio(request: pytest.FixtureRequest, embedded: Services) -> Services:
-    if request.param == "sqlite":
-        services = embedded
-    else:
-        services = dataclasses.replace(embedded, database=request.getfixturevalue("own_postgres_db"))
-    catalogue.sync_catalogue(services.uow())
-    return services
+def postgres_db(own_postgres: Engine) -> Iterator[Database]:
+    """This module's database in place of the shared one, for the `studio` fixture's PostgreSQL half."""
+    with rolled_back(own_postgres) as database:
+        yield database
 
 
 @pytest.fixture
