@@ -178,7 +178,7 @@ def test_a_signed_link_serves_the_file_with_safe_headers(local: LocalStorage, cl
     assert client.head(f"/api/files/{token_of(url)}").status_code == 200
 
 
-def test_small_files_are_sent_whole_and_large_ones_streamed(local: LocalStorage, client: TestClient) -> None:
+def test_small_and_large_files_come_whole_with_their_length(local: LocalStorage, client: TestClient) -> None:
     small, large = b"w" * INLINE_BYTES, bytes(range(256)) * (INLINE_BYTES // 128)
     local.put("users/u/thumbs/t.webp", small, "image/webp")
     local.put("users/u/images/big.png", large, "image/png")
