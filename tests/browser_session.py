@@ -57,16 +57,20 @@ class Tab:
     def settle(self, runs: int = 0) -> None:
         """Wait until the session has asked for at least `runs` runs and none is asked for or running."""
         deadline = time.monotonic() + 30
-        while not (
-            self.socket is not None
-            and self.requested >= runs
-            and not (self.pending or self.running)
-            and time.monotonic() - self.last_frame > QUIET_SECONDS
-        ):
+        while True:
+            # First let Playwright deliver the websocket events: the message of a click made just before
+            # may not have been seen yet, and without it the session looks idle and this returned at once.
+            self.page.wait_for_timeout(50)
+            if (
+                self.socket is not None
+                and self.requested >= runs
+                and not (self.pending or self.running)
+                and time.monotonic() - self.last_frame > QUIET_SECONDS
+            ):
+                return
             if time.monotonic() > deadline:
                 state = {"runs": self.requested, "pending": self.pending, "running": self.running}
                 pytest.fail(f"the app never settled: {state}")
-            self.page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
 
     def visit(self, url: str | None = None) -> None:
         """Open `url` (None: reload) and wait for the new session's first run."""
