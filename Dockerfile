@@ -21,4 +21,4 @@ RUN uv sync --frozen --no-dev \
 
 USER studio
 EXPOSE 8501
-CMD ["streamlit", "run", "studio/ui/server.py", "--server.address", "0.0.0.0", "--server.port", "8501"]
+CMD ["streamlit", "run", "studio/ui/shell/server.py", "--server.address", "0.0.0.0", "--server.port", "8501"]

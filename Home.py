@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio.ui import components, navigation, session
+from studio.ui.shell import components, navigation, session
 
 account = session.restore()
 if account is not None and st.session_state.get("sign_out"):  # the button below, clicked

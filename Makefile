@@ -19,7 +19,7 @@ env: uv  ## the virtualenv, exactly as locked in uv.lock
 
 run: env
 	$(UV) run python -m studio check
-	$(UV) run streamlit run studio/ui/server.py --server.port $(PORT) --server.address localhost
+	$(UV) run streamlit run studio/ui/shell/server.py --server.port $(PORT) --server.address localhost
 
 admin: env  ## the first administrator of this installation's database
 	@read -rp "Email: " email && read -rp "Username: " username && read -rp "Name: " name && \

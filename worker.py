@@ -25,7 +25,7 @@ from redis import Redis
 from rq import SimpleWorker, Worker
 from rq.worker_pool import WorkerPool
 
-from studio import bootstrap
+from studio import bootstrap, startup
 from studio.settings import load
 
 
@@ -54,7 +54,7 @@ def preload() -> None:
 
     import studio.adapters.fal
     import studio.jobs
-    import studio.services.pipeline  # noqa: F401
+    import studio.services.generation.pipeline  # noqa: F401
 
     Image.init()  # every Pillow plugin, so the first WebP thumbnail does not load them
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         connection = Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
         return 0 if alive_on_this_host(connection) else 1
-    services = bootstrap.or_exit(bootstrap.start)
+    services = bootstrap.or_exit(startup.start)
     preload()
     # The pool forks its worker processes from this one: none may inherit a pooled database connection.
     services.database.dispose()

@@ -31,14 +31,14 @@ from rq import Worker
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
-from studio import bootstrap
+from studio import bootstrap, startup
 from studio.adapters.db.models import User, utcnow
 from studio.adapters.storage import S3Storage
-from studio.bootstrap import Services
 from studio.domain.credits import LedgerKind
 from studio.domain.parameters import Request
-from studio.services import credits
-from studio.services.generation import quote
+from studio.services.billing import ledger
+from studio.services.context import Services
+from studio.services.generation.submissions import quote
 from studio.settings import Settings
 from tests.databases import scratch_database
 from tests.fal_server import FakeFal, _Job, reserve_socket
@@ -291,7 +291,7 @@ class Stack:
         storage = self.services.storage
         assert isinstance(storage, S3Storage)
         storage.create_bucket()
-        bootstrap.start()
+        startup.start()
         self._exit.callback(self._stop_workers)
 
     def _close_services(self) -> None:
@@ -317,7 +317,7 @@ class Stack:
             uow.commit()
         grant = self.cost(user_id) * jobs
         with self.services.uow() as uow:
-            credits.change_balance(uow.session, user_id, grant, LedgerKind.ADJUST, "benchmark credits")
+            ledger.change_balance(uow.session, user_id, grant, LedgerKind.ADJUST, "benchmark credits")
             uow.commit()
         return user_id
 

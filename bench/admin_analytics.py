@@ -11,8 +11,8 @@ they do not read, is left behind), then ANALYZE.
 
 On each database (`--database` picks one): the roll-up pass of the hourly job (`rollups.roll_up`), timed
 apart, twice: the first sums every closed day, the second only what changed (yesterday), as every later
-pass does. Then, each `--runs` times (p50 and max): `analytics.admin_analytics` over the last 30 days and
-over the whole year (closed days from the roll-ups, today live), and the Analytics page rendered by
+pass does. Then, each `--runs` times (p50 and max): `admin_analytics.admin_analytics` over the last 30 days
+and over the whole year (closed days from the roll-ups, today live), and the Analytics page rendered by
 Streamlit's AppTest in a new session (its default range, 30 days), and its rerun after picking the whole
 year. The first page render on each database (Streamlit and Plotly warming up: imports, first charts) runs
 once beforehand and is left out of the figures; it is printed apart.
@@ -44,11 +44,12 @@ from studio import bootstrap
 from studio.adapters.db.models import Base
 from studio.domain.accounts import Account, Role
 from studio.domain.analytics import DateRange
-from studio.services import analytics, rollups
-from studio.services.catalogue import sync_catalogue
-from studio.services.plans import sync_plans
+from studio.services.analytics import admin_analytics, rollups
+from studio.services.billing.plans import sync_plans
+from studio.services.context import Services
+from studio.services.generation.catalogue import sync_catalogue
 from studio.settings import Settings
-from studio.ui.analytics_views import CUSTOM
+from studio.ui.shell.charts import CUSTOM
 from tests.databases import scratch_database
 
 TARGET_SECONDS = 2.0
@@ -168,7 +169,7 @@ def main() -> None:
     )
 
 
-def services_for(data: Path, database_url: str | None) -> bootstrap.Services:
+def services_for(data: Path, database_url: str | None) -> Services:
     """Services on PostgreSQL at `database_url`, or on the embedded SQLite file under `data`; migrated."""
     settings = Settings(
         _env_file=None, data_dir=data, database_url=database_url, secret_key=secrets.token_urlsafe(48)
@@ -178,9 +179,9 @@ def services_for(data: Path, database_url: str | None) -> bootstrap.Services:
     return services
 
 
-def seed(services: bootstrap.Services, admin_id: uuid.UUID, jobs: int) -> None:
-    sync_catalogue(services.uow())
-    sync_plans(services.uow())
+def seed(services: Services, admin_id: uuid.UUID, jobs: int) -> None:
+    sync_catalogue(services)
+    sync_plans(services)
     started = time.perf_counter()
     with services.database.engine.begin() as connection:
         for statement in SEED:
@@ -195,7 +196,7 @@ def seed(services: bootstrap.Services, admin_id: uuid.UUID, jobs: int) -> None:
     print(f"seeded {made:,} jobs and {logs:,} usage rows in {time.perf_counter() - started:.1f} s")
 
 
-def copy_tables(source: bootstrap.Services, target: bootstrap.Services) -> None:
+def copy_tables(source: Services, target: Services) -> None:
     """The rows the analytics read, from PostgreSQL into the SQLite file (jobs left behind: no usage row
     needs its job)."""
     tables = [Base.metadata.tables[name] for name in COPIED]
@@ -214,7 +215,7 @@ def copy_tables(source: bootstrap.Services, target: bootstrap.Services) -> None:
         into.exec_driver_sql("ANALYZE")
 
 
-def measure(name: str, services: bootstrap.Services, admin_id: uuid.UUID, runs: int) -> list[float]:
+def measure(name: str, services: Services, admin_id: uuid.UUID, runs: int) -> list[float]:
     """Roll up, then time the service and the page; the slowest run of each."""
     bootstrap.install(services)
     print(f"{name}:")
@@ -226,7 +227,7 @@ def measure(name: str, services: bootstrap.Services, admin_id: uuid.UUID, runs: 
     print(f"  roll-up, next pass (hourly): {len(summed)} day(s) in {time.perf_counter() - started:.2f} s")
     today = datetime.now(UTC).date()
     month, year = DateRange.last_days(30, today), DateRange.last_days(366, today)
-    found = analytics.admin_analytics(services, admin_id, year)
+    found = admin_analytics.admin_analytics(services, admin_id, year)
     print(
         f"  full range: {found.jobs:,} jobs, {found.active_users:,} active users, revenue "
         f"${found.revenue_cents / 100:,.2f}, cost ${found.cost_micros / 1e6:,.2f}, margin {found.margin:.1%}"
@@ -241,8 +242,8 @@ def measure(name: str, services: bootstrap.Services, admin_id: uuid.UUID, runs: 
     ]
 
 
-def run(services: bootstrap.Services, admin_id: uuid.UUID, days: DateRange) -> None:
-    analytics.admin_analytics(services, admin_id, days)
+def run(services: Services, admin_id: uuid.UUID, days: DateRange) -> None:
+    admin_analytics.admin_analytics(services, admin_id, days)
 
 
 def render(admin_id: uuid.UUID, days: DateRange | None) -> float:

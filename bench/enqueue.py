@@ -19,8 +19,10 @@ from statistics import median
 from bench._stack import CpuMonitor, Stack, percentile, verdict
 from studio import jobs
 from studio.domain.generation import JobStatus
-from studio.services import catalogue, generation
-from studio.services.generation import get_job, rq_job_id, start_generation
+from studio.services.dispatch import generation_queue_id as rq_job_id
+from studio.services.generation import catalogue, submissions
+from studio.services.generation.submissions import start_generation
+from studio.services.generation.views import get_job
 
 TARGET_MS = 50.0
 
@@ -64,10 +66,10 @@ def main() -> None:
         last = view.id
         parts = {
             "idempotency-key lookup (_find_by_key, a miss)": timed_ms(
-                lambda: generation._find_by_key(services, account_id, uuid.uuid4().hex), 50
+                lambda: submissions._find_by_key(services, account_id, uuid.uuid4().hex), 50
             ),
             "model spec from the catalogue table": timed_ms(
-                lambda: catalogue.model_spec(services.uow(), request.model), 50
+                lambda: catalogue.model_spec(services, request.model), 50
             ),
             "RQ enqueue (one job)": timed_ms(
                 lambda: services.queue.enqueue(

@@ -2,7 +2,7 @@
 
 A scratch database, migrated, is seeded in bulk by `INSERT ... SELECT generate_series` (1,000 other accounts
 share 900,000 images; "heavy" owns 100,000, one per second of the last ~28 hours, with varied prompts,
-models, sizes, ratings and favourites), then analysed. Timed is `library.gallery_page` (the service: query,
+models, sizes, ratings and favourites), then analysed. Timed is `gallery.gallery_page` (the service: query,
 rows, cached thumbnail URLs) for the heavy account, page 1 and page 2,000 (48 per page), plain, with
 filters and with a search; and the same page 2,000 read with OFFSET instead of a keyset, for the ratio.
 
@@ -29,9 +29,9 @@ from bench._stack import POSTGRES_ADMIN_URL, _hermetic_environment, percentile, 
 from studio import bootstrap
 from studio.adapters.db import Database
 from studio.adapters.db.models import Image
-from studio.bootstrap import Services
 from studio.domain.library import Aspect, Cursor, GalleryFilter, Sort
-from studio.services import library
+from studio.services.context import Services
+from studio.services.library import gallery
 from studio.settings import Settings
 from tests.databases import scratch_database
 
@@ -98,7 +98,7 @@ def deep_cursor(
     """The keyset position of page DEEP (or the last full page when the filter has fewer), found once by
     OFFSET outside the timing."""
     with services.uow() as uow:
-        where = library.conditions(uow.session, owner, chosen)
+        where = gallery.conditions(uow.session, owner, chosen)
         total = uow.session.scalar(sa.select(sa.func.count()).select_from(Image).where(*where)) or 0
         if total < 2 * PAGE:
             return None
@@ -106,7 +106,7 @@ def deep_cursor(
         row = uow.session.scalars(
             sa.select(Image)
             .where(*where)
-            .order_by(*library.order_by(sort))
+            .order_by(*gallery.order_by(sort))
             .offset((page - 1) * PAGE - 1)
             .limit(1)
         ).one()
@@ -116,8 +116,8 @@ def deep_cursor(
 
 def offset_page(services: Services, owner: uuid.UUID, chosen: GalleryFilter, sort: Sort, page: int) -> None:
     with services.uow() as uow:
-        where = library.conditions(uow.session, owner, chosen)
-        query = sa.select(Image).where(*where).order_by(*library.order_by(sort))
+        where = gallery.conditions(uow.session, owner, chosen)
+        query = sa.select(Image).where(*where).order_by(*gallery.order_by(sort))
         list(uow.session.scalars(query.offset((page - 1) * PAGE).limit(PAGE)))
 
 
@@ -154,14 +154,14 @@ def main() -> None:
             rows: list[tuple[str, float, float]] = []
             ratio, deepest = float("nan"), DEEP
             for name, chosen in cases.items():
-                page1 = timed(partial(library.gallery_page, services, heavy, chosen, Sort.NEWEST), args.runs)
+                page1 = timed(partial(gallery.gallery_page, services, heavy, chosen, Sort.NEWEST), args.runs)
                 rows.append((f"{name}, page 1", percentile(page1, 50), percentile(page1, 95)))
                 found = deep_cursor(services, heavy, chosen, Sort.NEWEST)
                 if found is None:
                     continue
                 cursor, page = found
                 deep = timed(
-                    partial(library.gallery_page, services, heavy, chosen, Sort.NEWEST, cursor), args.runs
+                    partial(gallery.gallery_page, services, heavy, chosen, Sort.NEWEST, cursor), args.runs
                 )
                 rows.append((f"{name}, page {page:,}", percentile(deep, 50), percentile(deep, 95)))
                 if name == "plain":
@@ -174,7 +174,7 @@ def main() -> None:
                     ratio, deepest = percentile(offset, 95) / percentile(deep, 95), page
             for sort in (Sort.RATING, Sort.MODEL):
                 samples = timed(
-                    partial(library.gallery_page, services, heavy, GalleryFilter(), sort), args.runs
+                    partial(gallery.gallery_page, services, heavy, GalleryFilter(), sort), args.runs
                 )
                 rows.append((f"sort {sort.value}, page 1", percentile(samples, 50), percentile(samples, 95)))
         finally:

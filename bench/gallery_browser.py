@@ -1,8 +1,8 @@
 """The gallery in Debian Chromium: how fast the first page of 48 thumbnails opens, what it transfers, and
 what 500 gallery views across 20 sessions leave in the server's memory.
 
-The real app (`streamlit run studio/ui/server.py`, embedded mode: SQLite, local files) on a free loopback
-port, as tests/test_browser.py starts it. The demo user gets `--images` images (default 96: two full pages)
+The real app (`streamlit run studio/ui/shell/server.py`, embedded mode: SQLite, local files) on a free
+loopback port, as tests/test_browser.py starts it. The demo user gets `--images` images (default 96: two full pages)
 through the real ingest path (`outputs.inspect`: the PNG original and its WebP thumbnail of at most
 384 px), written into the app's data directory: 1024x1024 PNGs of smooth colour fields with detail and
 noise, so the thumbnails weigh what a photo's do (~22 KB), not what a flat test image's would.
@@ -58,7 +58,7 @@ from studio import bootstrap
 from studio.adapters.storage import FILES_ROUTE
 from studio.domain.accounts import Role
 from studio.domain.library import PAGE_SIZE
-from studio.services import dev_accounts
+from studio.services.accounts import demo
 from tests.browser_session import Tab
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, embedded_settings, free_port
 from tests.library_data import T0, add_image
@@ -99,7 +99,7 @@ def seed(data_dir: Path, app_url: str, images: int) -> list[int]:
     """The demo user's images, stored as the ingest stores them; the sizes of their thumbnails."""
     services = bootstrap.build_services(embedded_settings(data_dir, public_url=app_url))
     try:
-        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
+        user = demo.sign_in_demo(services, Role.USER)
         sizes = []
         for n in range(images):
             image_id = add_image(

@@ -37,7 +37,8 @@ from bench._stack import (
 )
 from studio.adapters.db.models import GenerationJob
 from studio.domain.generation import JobStatus
-from studio.services.generation import get_job, quote, start_generation
+from studio.services.generation.submissions import quote, start_generation
+from studio.services.generation.views import get_job
 
 P50_TARGET = 1.05
 P95_TARGET = 1.10
@@ -142,7 +143,7 @@ def components(stack: Stack) -> dict[str, float]:
     """Median cost of single steps of the worker's tail, measured in this process (ms)."""
     from PIL import Image as PILImage
 
-    from studio.services.outputs import inspect as _inspect
+    from studio.services.generation.outputs import inspect as _inspect
 
     buffer = io.BytesIO()
     PILImage.new("RGB", (1024, 768), (200, 120, 40)).save(buffer, "JPEG")

@@ -41,8 +41,8 @@ from streamlit.testing.v1 import AppTest
 
 from bench._stack import POSTGRES_ADMIN_URL, ROOT, CpuMonitor, _hermetic_environment, percentile, verdict
 from studio import bootstrap
-from studio.bootstrap import Services
-from studio.services.catalogue import sync_catalogue
+from studio.services.context import Services
+from studio.services.generation.catalogue import sync_catalogue
 from studio.services.passwords import hash_password
 from studio.settings import Settings
 from tests.databases import scratch_database
@@ -87,7 +87,7 @@ class Database:
 
 
 def _navigation_only() -> None:
-    """As the server runs pages (studio/ui/server.py, and the AppTest fixture in tests/test_app_pages.py):
+    """As the server runs pages (studio/ui/shell/server.py, and the AppTest fixture in tests/test_app_pages.py):
     AppTest rebuilds the pages manager on every run, which would fall back to the pages-folder mode."""
     original = PagesManager.__init__
 
@@ -135,7 +135,7 @@ def open_database(stack: contextlib.ExitStack, label: str, users: int, tmp: Path
     services = bootstrap.build_services(settings)
     stack.callback(services.close)
     services.database.migrate()
-    sync_catalogue(services.uow())
+    sync_catalogue(services)
     started = time.perf_counter()
     seed(services, users, hashed)
     print(f"  {label}: {users:,} users seeded in {time.perf_counter() - started:.1f} s")

@@ -4,26 +4,27 @@ with a CSV export."""
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.services import analytics
-from studio.ui import admin_views, analytics_views, session
-from studio.ui.deps import services
+from studio.services.analytics import admin_analytics
+from studio.ui.admin import figures
+from studio.ui.shell import charts, session
+from studio.ui.shell.deps import services
 
 admin = session.require_admin()
 st.title("Analytics", anchor=False)
-days = analytics_views.range_picker("admin.range")
+days = charts.range_picker("admin.range")
 try:
-    found = analytics.admin_analytics(services(), admin.id, days)
+    found = admin_analytics.admin_analytics(services(), admin.id, days)
 except StudioError as err:
     st.error(str(err))
     st.stop()
 st.caption(f"{days} (UTC)")
-admin_views.headline(found)
-admin_views.per_day(found)
-admin_views.per_model(found)
-admin_views.per_plan(found)
+figures.headline(found)
+figures.per_day(found)
+figures.per_model(found)
+figures.per_plan(found)
 st.download_button(
     "Download CSV",
-    analytics.as_csv(found),
+    admin_analytics.as_csv(found),
     file_name=f"studio-analytics-{days.first}-{days.last}.csv",
     mime="text/csv",
     icon=":material/download:",

@@ -4,9 +4,9 @@ action and days."""
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.services import admin
-from studio.ui import analytics_views, session
-from studio.ui.deps import services
+from studio.services.admin import audit_log
+from studio.ui.shell import charts, session
+from studio.ui.shell.deps import services
 
 account = session.require_admin()
 st.title("Audit log", anchor=False)
@@ -15,12 +15,12 @@ actor = left.text_input("Admin (username or email)", key="audit.actor")
 try:
     action = middle.selectbox(
         "Action",
-        ["", *admin.audit_actions(services(), account.id)],
+        ["", *audit_log.audit_actions(services(), account.id)],
         key="audit.action",
         format_func=lambda name: name or "every action",
     )
-    days = analytics_views.range_picker("audit.range", default="Last 90 days")
-    entries = admin.audit_log(services(), account.id, days=days, actor=actor, action=action or "")
+    days = charts.range_picker("audit.range", default="Last 90 days")
+    entries = audit_log.audit_log(services(), account.id, days=days, actor=actor, action=action or "")
 except StudioError as err:
     st.error(str(err))
     st.stop()

@@ -4,15 +4,15 @@ jobs, success rate, median latency and credits over the last 30 days."""
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.services import admin_models
-from studio.ui import session
-from studio.ui.analytics_views import pct, seconds
-from studio.ui.deps import services
+from studio.services.admin import models
+from studio.ui.shell import session
+from studio.ui.shell.charts import pct, seconds
+from studio.ui.shell.deps import services
 
 admin = session.require_admin()
 st.title("Models", anchor=False)
 try:
-    rows = admin_models.models(services(), admin.id)
+    rows = models.models(services(), admin.id)
 except StudioError as err:
     st.error(str(err))
     st.stop()
@@ -52,7 +52,7 @@ for row in rows:
         description = st.text_area("Description", value=row.description)
         if st.form_submit_button("Save"):
             try:
-                changed = admin_models.update_model(
+                changed = models.update_model(
                     services(),
                     admin.id,
                     row.endpoint,

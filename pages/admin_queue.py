@@ -4,14 +4,15 @@ their heartbeats and the queue lengths; the mail outbox in embedded mode."""
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.services import admin_queue
-from studio.ui import queue_views, session
-from studio.ui.deps import services
+from studio.services.admin import queue
+from studio.ui.admin import queue_views
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 admin = session.require_admin()
 st.title("Queue", anchor=False)
 try:
-    found = admin_queue.queue_overview(services(), admin.id)
+    found = queue.queue_overview(services(), admin.id)
 except StudioError as err:
     st.error(str(err))
     st.stop()

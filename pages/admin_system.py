@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from studio.services.system import system_status
-from studio.ui import components, session
-from studio.ui.deps import services
+from studio.services.admin.system import system_status
+from studio.ui.shell import components, session
+from studio.ui.shell.deps import services
 
 session.require_admin()
 st.title("System")

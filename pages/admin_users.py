@@ -4,32 +4,33 @@ ledger, jobs and images; adjust credits, change the plan, disable or enable it, 
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.services import admin_users
-from studio.ui import admin_user_views, session
-from studio.ui.deps import services
+from studio.services.admin import users
+from studio.ui.admin import user_views
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 admin = session.require_admin()
 st.title("Users", anchor=False)
 text = st.text_input("Search", placeholder="start of an email, username or name", key="users.search")
 try:
-    found = admin_users.search_users(services(), admin.id, text)
+    found = users.search_users(services(), admin.id, text)
 except StudioError as err:
     st.error(str(err))
     st.stop()
 if not found:
     st.info("No account starts with that.")
     st.stop()
-chosen = admin_user_views.pick(found)
+chosen = user_views.pick(found)
 try:
-    detail = admin_users.user_detail(services(), admin.id, chosen)
+    detail = users.user_detail(services(), admin.id, chosen)
 except StudioError as err:
     st.error(str(err))
     st.stop()
-admin_user_views.summary(detail)
+user_views.summary(detail)
 ledger, jobs, actions = st.tabs(["Ledger", "Jobs", "Actions"])
 with ledger:
-    admin_user_views.ledger(detail)
+    user_views.ledger(detail)
 with jobs:
-    admin_user_views.jobs(detail)
+    user_views.jobs(detail)
 with actions:
-    admin_user_views.actions(admin.id, detail)
+    user_views.actions(admin.id, detail)

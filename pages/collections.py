@@ -6,9 +6,10 @@ import streamlit as st
 
 from studio.domain.sharing import ShareTarget
 from studio.errors import NotFound
-from studio.services import projects
-from studio.ui import organise, session
-from studio.ui.deps import services
+from studio.services.library import projects
+from studio.ui.library import organise
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 account = session.require_account()
 owner = account.id

@@ -3,9 +3,10 @@ welcome with the first generation one click away for someone new."""
 
 import streamlit as st
 
-from studio.services import dashboard
-from studio.ui import dashboard_views, session
-from studio.ui.deps import services
+from studio.services.analytics import dashboard
+from studio.ui.analytics import dashboard_views
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 account = session.require_account()
 st.title("Dashboard", anchor=False)

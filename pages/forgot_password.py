@@ -3,9 +3,9 @@
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.services import accounts
-from studio.ui import components
-from studio.ui.deps import services
+from studio.services.accounts import credentials
+from studio.ui.shell import components
+from studio.ui.shell.deps import services
 
 st.title("Reset your password", anchor=False)
 with st.form("forgot.form"):
@@ -13,7 +13,7 @@ with st.form("forgot.form"):
     submitted = st.form_submit_button("Send me a link", type="primary", icon=":material/send:")
 if submitted:
     try:
-        accounts.request_password_reset(services(), email)
+        credentials.request_password_reset(services(), email)
     except StudioError as err:
         components.refusal(err)
     else:

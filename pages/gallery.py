@@ -3,9 +3,12 @@
 import streamlit as st
 
 from studio.errors import InvalidInput, StudioError
-from studio.services import catalogue, library, projects
-from studio.ui import gallery, gallery_filters, session
-from studio.ui.deps import services
+from studio.services.generation import catalogue
+from studio.services.library import gallery as library
+from studio.services.library import projects
+from studio.ui.library import gallery, gallery_filters
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 account = session.require_account()
 st.title("Gallery", anchor=False)
@@ -36,7 +39,7 @@ if not page.items:
     st.info("No images match." if chosen.active else "No images yet: the ones you generate appear here.")
 else:
     selecting = gallery.bulk_actions(account.id, page.items, project_names, collection_names)
-    models = catalogue.enabled_models(services().uow()) if view == "list" else []  # named in list rows
+    models = catalogue.enabled_models(services()) if view == "list" else []  # named in list rows
     gallery.show(page.items, view, {m.endpoint_id: m.name for m in models}, selecting)
 gallery_filters.pager(page.prev_cursor, page.next_cursor, number, len(page.items))
 gallery.lightbox(account.id)

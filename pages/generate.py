@@ -3,13 +3,16 @@
 import streamlit as st
 
 from studio.errors import InsufficientCredits, InvalidParameters, StudioError
-from studio.services import catalogue, generation, profile
-from studio.ui import billing_view, generate_form, generate_jobs, session
-from studio.ui.deps import services
+from studio.services.accounts import profile
+from studio.services.generation import catalogue, submissions, views
+from studio.ui.billing import billing_view
+from studio.ui.generation import generate_form, generate_jobs
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 account = session.require_account()
 st.title("Generate", anchor=False)
-models = catalogue.enabled_models(services().uow())
+models = catalogue.enabled_models(services())
 if not models:
     st.info("No model is switched on yet: an administrator enables models in the catalogue.")
     st.stop()
@@ -30,7 +33,7 @@ with form_side:
         action = generate_form.submit_buttons(isinstance(quote, InvalidParameters) or quote.affordable)
     if action == "generate":
         try:
-            job = generation.start_generation(
+            job = submissions.start_generation(
                 services(), account.id, request, generate_form.submission_key(),
                 project_id=project[0] if project else None,
             )  # fmt: skip
@@ -55,7 +58,7 @@ with form_side:
     elif isinstance(quote, InvalidParameters):
         st.error(str(quote))
 
-recent = generation.recent_jobs(services(), account.id, limit=10)
+recent = views.recent_jobs(services(), account.id, limit=10)
 names = {model.endpoint_id: model.name for model in models}
 with results_side:
     generate_jobs.progress_panel(account.id, generate_jobs.shown(recent), names)

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from studio.ui import account_sections, components, session
+from studio.ui.accounts import account_sections
+from studio.ui.shell import components, session
 
 account = session.require_account()
 st.title(f"Welcome, {components.escape(account.name)}", anchor=False)

@@ -4,7 +4,8 @@ import uuid
 
 import streamlit as st
 
-from studio.ui import image_view, session
+from studio.ui.library import image_view
+from studio.ui.shell import session
 
 account = session.require_account()
 st.page_link("pages/gallery.py", label="Gallery", icon=":material/arrow_back:")

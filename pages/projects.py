@@ -5,9 +5,10 @@ import streamlit as st
 from studio.domain.library import GalleryFilter
 from studio.domain.sharing import ShareTarget
 from studio.errors import NotFound
-from studio.services import library, projects
-from studio.ui import organise, session
-from studio.ui.deps import services
+from studio.services.library import gallery, projects
+from studio.ui.library import organise
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 account = session.require_account()
 owner = account.id
@@ -35,7 +36,7 @@ with left:
         lambda name, text: projects.update_project(services(), owner, found.id, name=name, description=text),
     )  # fmt: skip
     organise.project_actions(owner, found)
-    page = library.gallery_page(services(), owner, GalleryFilter(project_id=found.id), page_size=24)
+    page = gallery.gallery_page(services(), owner, GalleryFilter(project_id=found.id), page_size=24)
     organise.cover_picker(
         "project", [(item.id, item.thumb_url) for item in page.items],
         lambda image_id: projects.update_project(services(), owner, found.id, cover_image_id=image_id),

@@ -4,9 +4,9 @@ import streamlit as st
 
 from studio.domain.accounts import PASSWORD_POLICY
 from studio.errors import StudioError
-from studio.services import accounts
-from studio.ui import components
-from studio.ui.deps import services
+from studio.services.accounts import signup
+from studio.ui.shell import components
+from studio.ui.shell.deps import services
 
 st.title("Create your account", anchor=False)
 st.caption("Free plan: 100 images a month, no card needed.")
@@ -25,7 +25,7 @@ with st.form("register.form"):
 
 if submitted:
     try:
-        account = accounts.register(
+        account = signup.register(
             services(), email=email, username=username, name=name, password=password, repeat=repeat
         )
     except StudioError as err:

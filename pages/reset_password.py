@@ -4,9 +4,9 @@ import streamlit as st
 
 from studio.domain.accounts import PASSWORD_POLICY
 from studio.errors import StudioError
-from studio.services import accounts
-from studio.ui import components
-from studio.ui.deps import services
+from studio.services.accounts import credentials
+from studio.ui.shell import components
+from studio.ui.shell.deps import services
 
 st.title("Choose a new password", anchor=False)
 token = st.query_params.get("token", "")
@@ -15,7 +15,7 @@ if st.session_state.get("reset.done"):
     st.page_link("pages/sign_in.py", label="Sign in", icon=":material/login:")
     st.stop()
 try:
-    accounts.check_reset_token(services(), token)
+    credentials.check_reset_token(services(), token)
 except StudioError as err:
     st.error(str(err), icon=":material/link_off:")
     st.page_link("pages/forgot_password.py", label="Ask for a new link", icon=":material/lock_reset:")
@@ -29,7 +29,7 @@ with st.form("reset.form"):
     submitted = st.form_submit_button("Set the new password", type="primary")
 if submitted:
     try:
-        accounts.reset_password(services(), token, password, repeat)
+        credentials.reset_password(services(), token, password, repeat)
     except StudioError as err:
         components.refusal(err)
     else:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio.ui import share_controls
+from studio.ui.library import share_controls
 
 token = st.query_params.get("t", "")
 view = share_controls.open_link(token)

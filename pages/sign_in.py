@@ -3,8 +3,9 @@
 import streamlit as st
 
 from studio.domain.accounts import Role
-from studio.ui import session, sign_in
-from studio.ui.deps import services
+from studio.ui.accounts import sign_in
+from studio.ui.shell import session
+from studio.ui.shell.deps import services
 
 st.title("Sign in", anchor=False)
 problem = sign_in.error()

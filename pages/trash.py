@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from studio.errors import StudioError
-from studio.services import trash
-from studio.ui import components, session
-from studio.ui.deps import services
+from studio.services.library import trash
+from studio.ui.shell import components, session
+from studio.ui.shell.deps import services
 
 account = session.require_account()
 st.title("Trash", anchor=False)
@@ -21,15 +20,12 @@ with st.container(horizontal=True):
     restore = st.button("Restore selected", icon=":material/restore_from_trash:", disabled=not chosen)
     purge = st.button("Delete selected for good", icon=":material/delete_forever:", disabled=not chosen)
     empty = st.button("Empty the trash", icon=":material/delete_sweep:", type="primary")
-try:
-    if restore:
-        components.flash_and_rerun(f"Restored {trash.restore(services(), account.id, chosen)} images")
-    elif purge:
-        components.flash_and_rerun(f"Erased {trash.purge(services(), account.id, chosen)} images")
-    elif empty:
-        components.flash_and_rerun(f"Erased {trash.empty_trash(services(), account.id)} images")
-except StudioError as err:
-    st.error(str(err))
+if restore:
+    components.act(lambda: trash.restore(services(), account.id, chosen), lambda n: f"Restored {n} images")
+elif purge:
+    components.act(lambda: trash.purge(services(), account.id, chosen), lambda n: f"Erased {n} images")
+elif empty:
+    components.act(lambda: trash.empty_trash(services(), account.id), lambda n: f"Erased {n} images")
 
 with st.grid("auto", min_column_width=180, border=True):
     for item in items:

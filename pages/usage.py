@@ -3,9 +3,12 @@ ledger; then the person's generation analytics over a range of days."""
 
 import streamlit as st
 
-from studio.services import stats, usage
-from studio.ui import analytics_views, billing_view, session, usage_charts
-from studio.ui.deps import services
+from studio.services.analytics import user_stats
+from studio.services.billing import usage
+from studio.ui.analytics import usage_stats
+from studio.ui.billing import billing_view, usage_charts
+from studio.ui.shell import charts, session
+from studio.ui.shell.deps import services
 
 account = session.require_account()
 st.title("Usage", anchor=False)
@@ -20,6 +23,6 @@ else:
     usage_charts.history(found)
 
 st.subheader("My generations", anchor=False)
-days = analytics_views.range_picker("usage.range")
+days = charts.range_picker("usage.range")
 st.caption(f"{days} (UTC) · finished jobs only")
-analytics_views.my_usage(stats.user_stats(services(), account.id, days))
+usage_stats.my_usage(user_stats.user_stats(services(), account.id, days))

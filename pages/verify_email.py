@@ -3,16 +3,16 @@
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.services import accounts
-from studio.ui import components, session
-from studio.ui.deps import services
+from studio.services.accounts import signup
+from studio.ui.shell import components, session
+from studio.ui.shell.deps import services
 
 st.title("Confirm your email address", anchor=False)
 token = st.query_params.get("token", "")
 done = st.session_state.get("verify.done")
 if token and not done:
     try:
-        account = accounts.verify_email(services(), token)
+        account = signup.verify_email(services(), token)
     except StudioError as err:
         st.error(str(err), icon=":material/link_off:")
         st.stop()

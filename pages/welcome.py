@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from studio.ui import components
-from studio.ui.deps import services
+from studio.ui.shell import components
+from studio.ui.shell.deps import services
 
 st.title("the studio")
 st.subheader("A self-hostable, multi-user AI image studio")

@@ -8,6 +8,7 @@ import getpass
 import sys
 
 from studio import bootstrap
+from studio.services.accounts import signup
 from studio.settings import load
 
 
@@ -29,7 +30,6 @@ def migrate() -> int:
 def create_admin(args: argparse.Namespace) -> int:
     """Create a verified administrator (the password from stdin or asked twice), or promote an account."""
     from studio.errors import InvalidForm, StudioError
-    from studio.services import accounts
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -41,7 +41,7 @@ def create_admin(args: argparse.Namespace) -> int:
     services = bootstrap.or_exit(bootstrap.services)
     services.database.migrate()
     try:
-        account = accounts.create_admin(
+        account = signup.create_admin(
             services,
             email=args.email,
             username=args.username,

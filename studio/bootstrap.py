@@ -1,64 +1,31 @@
-"""Builds the studio's adapters from one Settings object, once per process.
+"""The composition root: builds the studio's adapters from one Settings object, once per process.
 
-Pages, routes, jobs and the worker all get their database, storage, queue and mailer from `services()`.
-Tests install their own set with `install()`.
+Pages, routes, jobs and the worker all get their database, storage, queue and mailer from `services()`;
+`studio.startup.start()` brings them up. Tests install their own set with `install()`. Nothing below
+this module imports it: the services receive the container (`studio.services.context.Services`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
-from studio import logs
-from studio.adapters.attempts import AttemptPolicy, Attempts, MemoryAttempts, RedisAttempts
-from studio.adapters.db import Database, SqlUnitOfWork
+from studio.adapters.attempts import AttemptPolicy, MemoryAttempts, RedisAttempts
+from studio.adapters.db import Database
 from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from studio.adapters.payments import Payments, StripePayments
 from studio.adapters.provider import Provider
 from studio.adapters.queue import InProcessQueue, JobQueue, RQQueue
 from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
 from studio.errors import ConfigError
+from studio.services.context import Services, SignInLimits
 from studio.settings import Settings, is_placeholder, load
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SignInLimits:
-    """Failed sign-ins counted per account and per client address (see studio.adapters.attempts)."""
-
-    account: Attempts
-    client: Attempts
-
-
-@dataclass
-class Services:
-    settings: Settings
-    database: Database
-    storage: ObjectStorage
-    queue: JobQueue
-    mailer: Mailer
-    #: A new provider client for one job run, by name ("fal" or "demo"), made inside the worker process.
-    make_provider: Callable[[str], Provider]
-    sign_in_limits: SignInLimits
-    #: SECRET_KEY, or the generated key of embedded mode: signs session cookies and local file links.
-    secret: str
-    #: Stripe when STRIPE_SECRET_KEY is set; None means payments are off and admins assign plans.
-    payments: Payments | None = None
-
-    def uow(self) -> SqlUnitOfWork:
-        return self.database.uow()
-
-    def close(self) -> None:
-        self.queue.stop()
-        self.database.dispose()
 
 
 def secret_key(settings: Settings) -> str:
@@ -213,24 +180,3 @@ def install(replacement: Services | None) -> None:
     global _current
     with _lock:
         _current = replacement
-
-
-def start() -> Services:
-    """Bring this process's services up: migrate, seed the model catalogue and the plans, start the job
-    runner and schedule the reconciler, the renewals, the trash purge and the analytics roll-ups."""
-    from studio import jobs
-    from studio.services.catalogue import sync_catalogue
-    from studio.services.plans import sync_plans
-
-    current = services()
-    logs.configure(current.settings.log_level, current.settings.log_format)
-    current.database.migrate()
-    sync_catalogue(current.uow())
-    sync_plans(current.uow(), current.settings.stripe_prices)
-    current.queue.start()
-    jobs.schedule_reconciler(current)
-    jobs.schedule_renewals(current)
-    jobs.schedule_trash_purge(current)
-    jobs.schedule_rollups(current)
-    log.info("studio started: %s", current.settings.describe())
-    return current

@@ -6,19 +6,27 @@ Services raise these; pages turn them into messages and routes into status codes
     ├── ConfigError        settings missing, placeholder or inconsistent
     ├── NotFound           no such record or object (or not yours)
     ├── Forbidden          signed in, but not allowed
+    │   └── PasswordRequired   a share link with a password, opened without it
     ├── InvalidInput       the request itself is wrong; the message says how
     │   ├── InvalidParameters  a model's parameters: not accepted, or out of range
     │   └── InvalidForm        a form's fields: one message per problem
     ├── WrongCredentials   a sign-in or password check failed (never says which part was wrong)
     ├── TooManyAttempts    locked or slowed down after failures; says when to try again
     ├── InsufficientCredits    the request costs more credits than the account has
-    ├── ProviderError      the image provider failed (rejected, misconfigured, unavailable)
+    ├── ProviderError      the image provider failed; `code` (a ProviderFailure) says how
+    ├── PaymentError       payments (Stripe) failed
+    │   ├── PaymentsUnavailable  Stripe could not be reached or refused the request; nothing was charged
+    │   ├── BadSignature         a webhook whose signature does not verify
+    │   └── WebhookNotHandled    a verified webhook could not be applied; Stripe delivers it again
     ├── StorageError       the object store failed
     ├── QueueError         the job queue failed or refused a job
     └── MailError          a message could not be handed to the mail system
+
+Routes map them to status codes (`studio.web`); services never speak HTTP.
 """
 
 from datetime import date
+from enum import StrEnum
 
 
 class StudioError(Exception):
@@ -35,6 +43,10 @@ class NotFound(StudioError):
 
 class Forbidden(StudioError):
     """The caller is known but may not do this."""
+
+
+class PasswordRequired(Forbidden):
+    """The share link asks for a password and none (or a wrong one) was given."""
 
 
 class InvalidInput(StudioError):
@@ -102,10 +114,36 @@ def quota_message(needed: int, available: int, renews_on: date | None) -> str:
     )
 
 
+class ProviderFailure(StrEnum):
+    """How the provider failed; the value is what a failed job records as its error code."""
+
+    AUTH = "auth"  # our credentials were refused: an administrator must fix FAL_KEY
+    INVALID = "invalid"  # the model refused the parameters
+    UNAVAILABLE = "unavailable"  # unreachable or overloaded; trying again may help
+    BAD_OUTPUT = "bad_output"  # it answered with something that is not a usable result
+    FAILED = "failed"  # any other failure
+
+
 class ProviderError(StudioError):
     """The image provider failed; `code` says how, `retryable` whether trying again may help."""
 
-    def __init__(self, message: str, *, code: str, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, code: ProviderFailure, retryable: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+
+
+class PaymentError(StudioError):
+    """Payments failed: Stripe, or a webhook from it."""
+
+
+class PaymentsUnavailable(PaymentError):
+    """Stripe could not be reached or refused the request; nothing was charged."""
+
+
+class BadSignature(PaymentError):
+    """A webhook whose signature does not verify (wrong secret, altered body or too old)."""
+
+
+class WebhookNotHandled(PaymentError):
+    """A verified webhook failed while it was applied; it stays recorded with why, and Stripe retries it."""

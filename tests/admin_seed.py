@@ -23,9 +23,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from studio.adapters.db.models import CreditLedger, Plan, StripeEvent, Subscription, UsageLog, User
-from studio.bootstrap import Services
 from studio.domain.credits import LedgerKind
-from studio.services import credits, plans
+from studio.services.billing import ledger, plans
+from studio.services.context import Services
 
 DEV, ULTRA = "fal-ai/flux/dev", "fal-ai/flux-pro/v1.1-ultra"
 
@@ -52,7 +52,7 @@ def _user(services: Services, name: str, created: datetime) -> uuid.UUID:
 
 
 def seed(services: Services) -> Seeded:
-    plans.sync_plans(services.uow())
+    plans.sync_plans(services)
     d3 = datetime.now(UTC).date()
     d1, d2 = d3 - timedelta(days=2), d3 - timedelta(days=1)
     alice = _user(services, "alice", at(d1, 8))
@@ -85,7 +85,7 @@ def seed(services: Services) -> Seeded:
         pro = session.scalar(sa.select(Plan).where(Plan.code == "pro"))
         assert pro is not None
         session.execute(sa.update(Subscription).where(Subscription.user_id == bob).values(plan_id=pro.id))
-        grant = credits.change_balance(
+        grant = ledger.change_balance(
             session, bob, pro.monthly_credits, LedgerKind.GRANT, "Pro plan", ref_type="plan", ref_id="pro"
         )
         assert grant is not None

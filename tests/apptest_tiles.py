@@ -13,7 +13,7 @@ from typing import Any
 from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.testing.v1 import AppTest
 
-from studio.ui.gallery import TILES
+from studio.ui.library.gallery import TILES
 
 
 def _component(app: AppTest) -> Any | None:

@@ -31,13 +31,13 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from studio import bootstrap
+from studio import bootstrap, startup
 from studio.adapters.db import Database, migrate
 from studio.adapters.db.engine import create_engine
 from studio.adapters.mail import OutboxMailer
 from studio.adapters.queue import InProcessQueue
 from studio.adapters.storage import LocalStorage, S3Storage
-from studio.bootstrap import Services
+from studio.services.context import Services
 from studio.settings import Settings
 from tests.databases import scratch_database
 from tests.fal_server import FakeFal, reserve_socket
@@ -197,7 +197,7 @@ def installed(settings: Settings, *, start: bool = True) -> Iterator[Services]:
     bootstrap.install(services)
     try:
         if start:
-            bootstrap.start()
+            startup.start()
         yield services
     finally:
         bootstrap.install(None)

@@ -6,70 +6,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from datetime import timedelta
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
-from studio.adapters.db.models import User
 from studio.adapters.mail import Email, build_message
 from studio.adapters.queue import (
     DEFAULT_QUEUE,
-    JobFunction,
+    Job,
     QueueStats,
     WorkerState,
-    _check_job,
+    check_job,
     resolve_function,
 )
 from studio.adapters.storage import CHUNK_SIZE, check_key
 from studio.errors import NotFound
-
-# --- database -------------------------------------------------------------------------------------------
-
-
-class FakeUsers:
-    def __init__(self) -> None:
-        self.rows: dict[uuid.UUID, User] = {}
-
-    def get(self, user_id: uuid.UUID) -> User | None:
-        return self.rows.get(user_id)
-
-    def get_by_email(self, email: str) -> User | None:
-        wanted = email.strip().lower()
-        return next((user for user in self.rows.values() if user.email == wanted), None)
-
-    def get_by_username(self, username: str) -> User | None:
-        wanted = username.strip().lower()
-        return next((user for user in self.rows.values() if user.username == wanted), None)
-
-    def get_by_login(self, login: str) -> User | None:
-        return self.get_by_email(login) if "@" in login else self.get_by_username(login)
-
-    def add(self, user: User) -> None:
-        user.id = user.id or uuid.uuid4()
-        user.created_at = user.created_at or datetime.now(UTC)
-        self.rows[user.id] = user
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
-        self.users = FakeUsers()
-        self.commits = 0
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.rollback()
-
-    def commit(self) -> None:
-        self.commits += 1
-
-    def rollback(self) -> None:
-        pass
-
 
 # --- storage --------------------------------------------------------------------------------------------
 
@@ -136,13 +87,13 @@ class FakeQueue:
 
     def enqueue(
         self,
-        func: JobFunction,
+        func: Job,
         *args: Any,
         job_id: str | None = None,
         queue: str = DEFAULT_QUEUE,
         delay: timedelta | None = None,
     ) -> str:
-        path = _check_job(func, args, job_id, queue)
+        path = check_job(func, args, job_id, queue)
         job_id = job_id or uuid.uuid4().hex
         if not any(job["id"] == job_id for job in self.jobs):
             due = time.time() + (delay.total_seconds() if delay else 0)

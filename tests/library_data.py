@@ -11,8 +11,8 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from studio.adapters.db.models import Image, ImageTag, User, utcnow
-from studio.bootstrap import Services
-from studio.services.outputs import inspect
+from studio.services.context import Services
+from studio.services.generation.outputs import inspect
 
 T0 = datetime.fromisoformat("2026-03-01T12:00:00+00:00")
 

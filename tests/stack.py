@@ -31,12 +31,12 @@ from rq import Queue, Worker
 
 from studio.adapters.db.models import CreditLedger, GenerationJob, Image, UsageLog, User, utcnow
 from studio.adapters.storage import S3Storage
-from studio.bootstrap import Services
 from studio.domain.credits import LedgerKind
 from studio.domain.generation import JobStatus
-from studio.services import credits
-from studio.services.generation import JobView, get_job
-from studio.services.outputs import THUMBNAIL_SIDE
+from studio.services.billing import ledger
+from studio.services.context import Services
+from studio.services.generation.outputs import THUMBNAIL_SIDE
+from studio.services.generation.views import JobView, get_job
 from studio.settings import Settings
 from tests.conftest import ROOT, TEST_SECRET, installed, wait_for
 from tests.fal_server import FakeFal
@@ -211,14 +211,14 @@ def new_account(services: Services, grant: int) -> uuid.UUID:
         uow.session.add(user)
         uow.session.flush()
         if grant:
-            credits.change_balance(
+            ledger.change_balance(
                 uow.session, user.id, grant, LedgerKind.GRANT, "Test credits", ref_type="test", ref_id=tag
             )
         uow.commit()
         return user.id
 
 
-def ledger(services: Services, user_id: uuid.UUID) -> list[tuple[str, int]]:
+def ledger_rows(services: Services, user_id: uuid.UUID) -> list[tuple[str, int]]:
     """(kind, delta) of each ledger row of the user, oldest first."""
     with services.uow() as uow:
         rows = uow.session.execute(
@@ -242,8 +242,8 @@ def job_ledger(services: Services, job_id: uuid.UUID) -> list[tuple[str, int]]:
 def assert_balanced(services: Services, user_id: uuid.UUID, expected: int) -> None:
     """The balance is `expected` and equals the sum of the user's ledger."""
     with services.uow() as uow:
-        assert credits.balance(uow.session, user_id) == expected
-        assert credits.ledger_sum(uow.session, user_id) == expected
+        assert ledger.balance(uow.session, user_id) == expected
+        assert ledger.ledger_sum(uow.session, user_id) == expected
 
 
 def job_row(services: Services, job_id: uuid.UUID) -> GenerationJob:

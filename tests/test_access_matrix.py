@@ -19,12 +19,11 @@ from streamlit.testing.v1 import AppTest
 
 from studio.adapters.db.models import utcnow
 from studio.adapters.storage import LocalStorage
-from studio.bootstrap import Services
 from studio.domain.library import GalleryFilter
 from studio.domain.sharing import ShareOptions, ShareTarget
-from studio.errors import NotFound, WrongCredentials
-from studio.services import curation, details, downloads, library, projects, sharing, trash
-from studio.services.sharing import PasswordRequired
+from studio.errors import NotFound, PasswordRequired, WrongCredentials
+from studio.services.context import Services
+from studio.services.library import curation, details, downloads, gallery, projects, sharing, trash
 from studio.services.urls import SHARED_LIFETIME
 from studio.web import routes
 from tests.apptest_tiles import click_tile, tile_data
@@ -130,18 +129,18 @@ def test_nobody_else_reaches_an_owners_things_through_the_services(world: World,
             continue
         pytest.fail(f"{who} could {name}")
     s = world.services
-    assert library.gallery_page(s, me).items == []
-    assert library.gallery_page(s, me, GalleryFilter(search="lighthouse")).items == []
-    assert library.gallery_page(s, me, GalleryFilter(project_id=world.project)).items == []
-    assert library.gallery_page(s, me, GalleryFilter(collection_id=world.collection)).items == []
-    assert library.gallery_page(s, me, GalleryFilter(tag="secret")).items == []
+    assert gallery.gallery_page(s, me).items == []
+    assert gallery.gallery_page(s, me, GalleryFilter(search="lighthouse")).items == []
+    assert gallery.gallery_page(s, me, GalleryFilter(project_id=world.project)).items == []
+    assert gallery.gallery_page(s, me, GalleryFilter(collection_id=world.collection)).items == []
+    assert gallery.gallery_page(s, me, GalleryFilter(tag="secret")).items == []
     assert trash.trashed(s, me) == []
     assert projects.projects(s, me) == [] and projects.collections(s, me) == []  # noqa: PT018
     assert sharing.shares_of(s, me) == [] and sharing.shares_of(s, me, world.image) == []  # noqa: PT018
     for share in sharing.shares_of(s, world.alice):
         with pytest.raises(NotFound):
             sharing.revoke_share(s, me, share.id)
-    assert library.tags_used(s, me) == [] and library.models_used(s, me) == []  # noqa: PT018
+    assert gallery.tags_used(s, me) == [] and gallery.models_used(s, me) == []  # noqa: PT018
     # ...and A still has everything
     assert details.image_detail(s, world.alice, world.image).tags == ["secret"]
     assert [m.id for m in projects.members(s, world.alice, world.collection)] == [world.image]

@@ -33,10 +33,10 @@ from studio.adapters.db.models import (
     User,
     utcnow,
 )
-from studio.bootstrap import Services
 from studio.errors import InvalidForm, InvalidInput, QueueError, StorageError, WrongCredentials
-from studio.services import account_data, accounts
-from studio.services.account_data import ExportView
+from studio.services.accounts import deletion, export, sessions, signup
+from studio.services.accounts.export import ExportView
+from studio.services.context import Services
 from tests.conftest import wait_for
 from tests.fakes import FakeQueue
 
@@ -65,7 +65,7 @@ class Library:
 
 def make_library(services: Services, name: str, images: int = 2) -> Library:
     username = f"{name}{uuid.uuid4().hex[:8]}"
-    account = accounts.register(
+    account = signup.register(
         services,
         email=f"{username}@example.org",
         username=username,
@@ -140,8 +140,10 @@ def run_queued(services: Services) -> None:
     while queue.jobs:
         job = queue.jobs.pop(0)
         name = job["func"].rsplit(".", 1)[-1]
-        if name in ("build_export", "purge_account"):
-            getattr(account_data, name)(services, uuid.UUID(job["args"][0]))
+        if name == "build_export":
+            export.build_export(services, uuid.UUID(job["args"][0]))
+        elif name == "purge_account":
+            deletion.purge_account(services, uuid.UUID(job["args"][0]))
 
 
 def export_zip(services: Services, view: ExportView) -> tuple[bytes, zipfile.ZipFile]:
@@ -192,11 +194,11 @@ def backend(request: pytest.FixtureRequest, studio: Services) -> Services:
 def test_the_export_holds_exactly_the_accounts_records_and_files(backend: Services) -> None:
     alice, bob = make_library(backend, "alice"), make_library(backend, "bob", images=1)
 
-    pending = account_data.request_export(backend, alice.user_id)
+    pending = export.request_export(backend, alice.user_id)
     assert (pending.status, pending.url) == ("pending", None)
     run_queued(backend)
 
-    view = account_data.latest_export(backend, alice.user_id)
+    view = export.latest_export(backend, alice.user_id)
     assert view is not None
     assert (view.id, view.status, view.error) == (pending.id, "ready", None)
     assert view.url
@@ -237,10 +239,10 @@ def test_a_missing_object_is_listed_and_the_export_still_succeeds(studio: Servic
     gone, (key, _) = next(iter(alice.originals.items()))
     studio.storage.delete(key)
 
-    account_data.request_export(studio, alice.user_id)
+    export.request_export(studio, alice.user_id)
     run_queued(studio)
 
-    view = account_data.latest_export(studio, alice.user_id)
+    view = export.latest_export(studio, alice.user_id)
     assert view is not None
     assert view.status == "ready"
     _, archive = export_zip(studio, view)
@@ -251,12 +253,12 @@ def test_a_missing_object_is_listed_and_the_export_still_succeeds(studio: Servic
 
 def test_a_second_request_is_refused_while_one_is_pending(studio: Services) -> None:
     alice = make_library(studio, "alice", images=0)
-    first = account_data.request_export(studio, alice.user_id)
+    first = export.request_export(studio, alice.user_id)
     with pytest.raises(InvalidInput, match="already being prepared"):
-        account_data.request_export(studio, alice.user_id)
+        export.request_export(studio, alice.user_id)
 
     run_queued(studio)
-    second = account_data.request_export(studio, alice.user_id)  # the first is ready now
+    second = export.request_export(studio, alice.user_id)  # the first is ready now
     assert second.id != first.id
     assert second.status == "pending"
 
@@ -267,7 +269,7 @@ def test_a_second_request_is_refused_while_one_is_pending(studio: Services) -> N
             .values(created_at=utcnow() - timedelta(hours=2))
         )
         uow.commit()
-    third = account_data.request_export(studio, alice.user_id)
+    third = export.request_export(studio, alice.user_id)
     assert third.status == "pending"
     with studio.uow() as uow:
         stale = uow.session.get(DataExport, second.id)
@@ -278,14 +280,14 @@ def test_a_second_request_is_refused_while_one_is_pending(studio: Services) -> N
 
 def test_building_an_export_twice_changes_nothing(studio: Services) -> None:
     alice = make_library(studio, "alice", images=1)
-    view = account_data.request_export(studio, alice.user_id)
+    view = export.request_export(studio, alice.user_id)
     run_queued(studio)
-    before = account_data.latest_export(studio, alice.user_id)
+    before = export.latest_export(studio, alice.user_id)
     raw, _ = export_zip(studio, view)
 
-    account_data.build_export(studio, view.id)
+    export.build_export(studio, view.id)
 
-    after = account_data.latest_export(studio, alice.user_id)
+    after = export.latest_export(studio, alice.user_id)
     assert before is not None
     assert after is not None
     assert (after.status, after.finished_at, after.size_bytes) == ("ready", before.finished_at, len(raw))
@@ -296,15 +298,15 @@ def test_a_store_failure_fails_the_export_without_raising(
     studio: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice = make_library(studio, "alice", images=1)
-    view = account_data.request_export(studio, alice.user_id)
+    view = export.request_export(studio, alice.user_id)
 
     def refuse(key: str, data: object, content_type: str) -> None:
         raise StorageError("the bucket is not reachable")
 
     monkeypatch.setattr(studio.storage, "put", refuse)
-    account_data.build_export(studio, view.id)
+    export.build_export(studio, view.id)
 
-    failed = account_data.latest_export(studio, alice.user_id)
+    failed = export.latest_export(studio, alice.user_id)
     assert failed is not None
     assert (failed.status, failed.url) == ("failed", None)
     assert "not reachable" in (failed.error or "")
@@ -320,8 +322,8 @@ def test_a_queue_failure_fails_the_export_and_says_so(
 
     monkeypatch.setattr(studio.queue, "enqueue", refuse)
     with pytest.raises(QueueError, match="could not start your export"):
-        account_data.request_export(studio, alice.user_id)
-    view = account_data.latest_export(studio, alice.user_id)
+        export.request_export(studio, alice.user_id)
+    view = export.latest_export(studio, alice.user_id)
     assert view is not None
     assert view.status == "failed"
 
@@ -341,33 +343,33 @@ def test_delete_refuses_a_wrong_confirmation_or_password_and_changes_nothing(stu
     before = user_row(studio, alice.user_id)
 
     with pytest.raises(InvalidForm, match=f"Type your username, {alice.username}, to confirm"):
-        account_data.delete_account(studio, alice.user_id, confirmation="alice", password=PASSWORD)
+        deletion.delete_account(studio, alice.user_id, confirmation="alice", password=PASSWORD)
     for wrong in ("not the password", None):
         with pytest.raises(WrongCredentials, match="Your password is not right"):
-            account_data.delete_account(studio, alice.user_id, confirmation=alice.username, password=wrong)
+            deletion.delete_account(studio, alice.user_id, confirmation=alice.username, password=wrong)
 
     assert user_row(studio, alice.user_id) == before
-    assert accounts.get_account(studio.uow(), alice.user_id) is not None
+    assert sessions.get_account(studio, alice.user_id) is not None
     assert isinstance(studio.queue, FakeQueue)
     assert not any(job["func"].endswith("purge_account") for job in studio.queue.jobs)
 
 
 def test_delete_then_purge_erases_the_account_and_keeps_the_ledger(backend: Services) -> None:
     alice, bob = make_library(backend, "alice"), make_library(backend, "bob", images=1)
-    account_data.request_export(backend, alice.user_id)
+    export.request_export(backend, alice.user_id)
     run_queued(backend)
-    export = account_data.latest_export(backend, alice.user_id)
-    assert export is not None
-    assert export.status == "ready"
+    made = export.latest_export(backend, alice.user_id)
+    assert made is not None
+    assert made.status == "ready"
     with backend.uow() as uow:
-        export_key = uow.session.scalar(sa.select(DataExport.object_key).where(DataExport.id == export.id))
+        export_key = uow.session.scalar(sa.select(DataExport.object_key).where(DataExport.id == made.id))
     assert export_key is not None
     ledger = sa.select(CreditLedger.id).where(CreditLedger.user_id == alice.user_id)
     ledger_rows = count(backend, ledger)
     version = user_row(backend, alice.user_id)["session_version"]
     backend.storage.delete(alice.keys[-1])  # an object already gone (an interrupted purge) is fine
 
-    account_data.delete_account(
+    deletion.delete_account(
         backend, alice.user_id, confirmation=f"  {alice.username.upper()} ", password=PASSWORD
     )
 
@@ -375,8 +377,8 @@ def test_delete_then_purge_erases_the_account_and_keeps_the_ledger(backend: Serv
     assert closed["deleted_at"] is not None
     assert closed["session_version"] == version + 1
     assert closed["sessions_valid_from"] is not None
-    assert accounts.get_account(backend.uow(), alice.user_id) is None
-    assert accounts.session_account(backend.uow(), alice.user_id, version) is None
+    assert sessions.get_account(backend, alice.user_id) is None
+    assert sessions.session_account(backend, alice.user_id, version) is None
 
     run_queued(backend)
 
@@ -408,7 +410,7 @@ def test_delete_then_purge_erases_the_account_and_keeps_the_ledger(backend: Serv
             assert (job.prompt, job.params, job.request, job.credits_settled) == ("", {}, {}, 2)
 
     anonymised()
-    account_data.purge_account(backend, alice.user_id)  # a second run is harmless
+    deletion.purge_account(backend, alice.user_id)  # a second run is harmless
     anonymised()
     assert count(backend, ledger) == ledger_rows
     assert user_row(backend, bob.user_id)["deleted_at"] is None
@@ -417,7 +419,7 @@ def test_delete_then_purge_erases_the_account_and_keeps_the_ledger(backend: Serv
 def test_purge_leaves_an_account_that_was_not_deleted_alone(studio: Services) -> None:
     alice = make_library(studio, "alice", images=1)
     before = user_row(studio, alice.user_id)
-    account_data.purge_account(studio, alice.user_id)
+    deletion.purge_account(studio, alice.user_id)
     assert user_row(studio, alice.user_id) == before
     assert all(studio.storage.exists(key) for key in alice.keys)
 
@@ -425,15 +427,13 @@ def test_purge_leaves_an_account_that_was_not_deleted_alone(studio: Services) ->
 def test_export_and_deletion_through_the_in_process_runner(embedded_services: Services) -> None:
     alice = make_library(embedded_services, "alice", images=1)
 
-    account_data.request_export(embedded_services, alice.user_id)
+    export.request_export(embedded_services, alice.user_id)
 
     def ready() -> bool:
-        view = account_data.latest_export(embedded_services, alice.user_id)
+        view = export.latest_export(embedded_services, alice.user_id)
         return view is not None and view.status == "ready"
 
     wait_for(ready)
-    account_data.delete_account(
-        embedded_services, alice.user_id, confirmation=alice.username, password=PASSWORD
-    )
+    deletion.delete_account(embedded_services, alice.user_id, confirmation=alice.username, password=PASSWORD)
     wait_for(lambda: user_row(embedded_services, alice.user_id)["username"].startswith("deleted-"))
     assert not any(embedded_services.storage.exists(key) for key in alice.keys)

@@ -21,9 +21,9 @@ from PIL import Image as PILImage
 from streamlit.testing.v1 import AppTest
 
 from studio.adapters.mail import OutboxMailer
-from studio.bootstrap import Services
-from studio.services import accounts, profile, two_factor
-from studio.ui import session
+from studio.services.accounts import profile, sessions, signin, signup, two_factor
+from studio.services.context import Services
+from studio.ui.shell import session
 from tests.conftest import ROOT, embedded_settings, installed, wait_for
 from tests.test_app_pages import ADMIN_PAGE, _navigation_only, home, registered, titles  # noqa: F401
 
@@ -77,7 +77,7 @@ def sign_in(app: AppTest, login: str, password: str) -> AppTest:
 
 
 def new_account(services: Services, name: str = "ada", *, verified: bool = True) -> uuid.UUID:
-    account = accounts.register(
+    account = signup.register(
         services,
         email=f"{name}@example.org",
         username=name,
@@ -86,7 +86,7 @@ def new_account(services: Services, name: str = "ada", *, verified: bool = True)
         repeat=PASSWORD,
     )
     if verified:
-        accounts.verify_email(services, outbox_link(services, "Confirm", "verify-email"))
+        signup.verify_email(services, outbox_link(services, "Confirm", "verify-email"))
     return account.id
 
 
@@ -161,8 +161,8 @@ def test_register_refuses_a_duplicate_email_and_username(studio: Services) -> No
 def test_sign_in_failures_read_the_same_then_lock(studio: Services) -> None:
     new_account(studio)
     app = sign_in(home(), "ada", "wrong password!")
-    assert errors(app) == [accounts.WRONG_CREDENTIALS]
-    assert sign_in(app, "nobody", "wrong password!").error[0].value == accounts.WRONG_CREDENTIALS
+    assert errors(app) == [signin.WRONG_CREDENTIALS]
+    assert sign_in(app, "nobody", "wrong password!").error[0].value == signin.WRONG_CREDENTIALS
     sign_in(app, "ada", "wrong password!")
     sign_in(app, "ada", "wrong password!")
     locked = sign_in(app, "ada", PASSWORD)
@@ -347,7 +347,7 @@ def test_single_sign_on_after_sign_out_everywhere_needs_a_fresh_sign_in(studio: 
     app = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     app.user = GOOGLE | {"sub": "g-3", "email": "lin@example.org", "iat": time.time() - 60}
     app.run()
-    accounts.sign_out_everywhere(studio, app.session_state["account"].id)
+    sessions.sign_out_everywhere(studio, app.session_state["account"].id)
     stale = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     stale.user = GOOGLE | {"sub": "g-3", "email": "lin@example.org", "iat": time.time() - 60}
     stale.run()

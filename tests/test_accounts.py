@@ -17,12 +17,13 @@ from redis import Redis
 
 from studio import __main__ as cli
 from studio.adapters.db.models import CreditLedger, EmailToken, User
-from studio.bootstrap import Services
 from studio.domain.credits import FREE_PLAN_CREDITS
 from studio.domain.parameters import Request
 from studio.errors import Forbidden, InvalidForm, InvalidInput, TooManyAttempts, WrongCredentials
-from studio.services import accounts, generation, two_factor
-from studio.services.catalogue import sync_catalogue
+from studio.services.accounts import credentials, profile, sessions, signin, signup, two_factor
+from studio.services.context import Services
+from studio.services.generation import submissions
+from studio.services.generation.catalogue import sync_catalogue
 from tests.conftest import TEST_SECRET, SmtpInbox, embedded_settings, installed, smtp_server, wait_for
 
 PASSWORD = "correct horse battery"
@@ -55,7 +56,7 @@ def mailing(tmp_path: Path, inbox: SmtpInbox) -> Iterator[Services]:
 def register(services: Services, name: str = "ada", **fields: str) -> uuid.UUID:
     values = {"email": f"{name}@example.org", "username": name, "name": name.title(), "password": PASSWORD}
     values |= fields
-    account = accounts.register(services, repeat=values["password"], **values)
+    account = signup.register(services, repeat=values["password"], **values)
     return account.id
 
 
@@ -94,10 +95,10 @@ def test_sign_up_mails_a_link_that_verifies_once(mailing: Services, inbox: SmtpI
         stored = uow.session.scalars(sa.select(EmailToken.token_hash)).all()
     token = token_in(mail_to(inbox, "ada@example.org", "Confirm your email"), "verify-email")
     assert token not in stored  # only its hash is kept
-    assert accounts.verify_email(mailing, token).email_verified
+    assert signup.verify_email(mailing, token).email_verified
     assert user_row(mailing, user_id).email_verified_at is not None
     with pytest.raises(InvalidInput, match="already been used"):
-        accounts.verify_email(mailing, token)
+        signup.verify_email(mailing, token)
 
 
 @pytest.mark.parametrize(
@@ -110,8 +111,8 @@ def test_an_altered_or_forged_link_is_refused(mailing: Services, inbox: SmtpInbo
     token = token_in(mail_to(inbox, "ada@example.org", "Confirm"), "verify-email")
     assert callable(tamper)
     with pytest.raises(InvalidInput, match="not valid"):
-        accounts.verify_email(mailing, tamper(token))
-    assert accounts.verify_email(mailing, token).email_verified  # the real one still works
+        signup.verify_email(mailing, tamper(token))
+    assert signup.verify_email(mailing, token).email_verified  # the real one still works
 
 
 def test_an_expired_link_is_refused(mailing: Services, inbox: SmtpInbox) -> None:
@@ -121,38 +122,38 @@ def test_an_expired_link_is_refused(mailing: Services, inbox: SmtpInbox) -> None
         uow.session.execute(sa.update(EmailToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         uow.commit()
     with pytest.raises(InvalidInput, match="expired"):
-        accounts.verify_email(mailing, token)
+        signup.verify_email(mailing, token)
 
 
 def test_a_link_for_one_purpose_does_not_work_for_another(mailing: Services, inbox: SmtpInbox) -> None:
     register(mailing)
     token = token_in(mail_to(inbox, "ada@example.org", "Confirm"), "verify-email")
     with pytest.raises(InvalidInput, match="not valid"):
-        accounts.reset_password(mailing, token, NEW_PASSWORD, NEW_PASSWORD)
+        credentials.reset_password(mailing, token, NEW_PASSWORD, NEW_PASSWORD)
 
 
 def test_resending_the_verification_is_rate_limited(mailing: Services, inbox: SmtpInbox) -> None:
     user_id = register(mailing)
     with pytest.raises(TooManyAttempts, match="ask again in"):
-        accounts.resend_verification(mailing, user_id)
+        signup.resend_verification(mailing, user_id)
     with mailing.uow() as uow:  # a minute later
         uow.session.execute(
             sa.update(EmailToken).values(created_at=datetime.now(UTC) - timedelta(seconds=61))
         )
         uow.commit()
-    accounts.resend_verification(mailing, user_id)
+    signup.resend_verification(mailing, user_id)
     second = token_in(mail_to(inbox, "ada@example.org", "Confirm", count=2), "verify-email")
-    assert accounts.verify_email(mailing, second).email_verified
+    assert signup.verify_email(mailing, second).email_verified
 
 
 def test_unverified_accounts_cannot_generate_until_verified(mailing: Services, inbox: SmtpInbox) -> None:
-    sync_catalogue(mailing.uow())
+    sync_catalogue(mailing)
     user_id = register(mailing)
     request = Request("fal-ai/flux/schnell", "a lighthouse", "", "None", {})
     with pytest.raises(Forbidden, match="Confirm your email"):
-        generation.start_generation(mailing, user_id, request, "key-1")
-    accounts.verify_email(mailing, token_in(mail_to(inbox, "ada@example.org", "Confirm"), "verify-email"))
-    assert generation.start_generation(mailing, user_id, request, "key-2").id
+        submissions.start_generation(mailing, user_id, request, "key-1")
+    signup.verify_email(mailing, token_in(mail_to(inbox, "ada@example.org", "Confirm"), "verify-email"))
+    assert submissions.start_generation(mailing, user_id, request, "key-2").id
 
 
 @pytest.mark.parametrize(
@@ -186,8 +187,8 @@ def test_sign_up_refuses_a_taken_email_or_username(mailing: Services) -> None:
 
 def test_forgot_password_says_nothing_about_unknown_addresses(mailing: Services, inbox: SmtpInbox) -> None:
     register(mailing)
-    accounts.request_password_reset(mailing, "nobody@example.org")  # no error, no mail
-    accounts.request_password_reset(mailing, "ada@example.org")
+    credentials.request_password_reset(mailing, "nobody@example.org")  # no error, no mail
+    credentials.request_password_reset(mailing, "ada@example.org")
     mail_to(inbox, "ada@example.org", "Reset your password")
     assert not [m for m in inbox.messages if m["To"] == "nobody@example.org"]
 
@@ -196,41 +197,43 @@ def test_a_reset_link_sets_the_password_once_and_revokes_sessions(
     mailing: Services, inbox: SmtpInbox
 ) -> None:
     user_id = register(mailing)
-    before = accounts.sign_in(mailing, "ada", PASSWORD).account
-    accounts.request_password_reset(mailing, "ada@example.org")
+    before = signin.sign_in(mailing, "ada", PASSWORD).account
+    credentials.request_password_reset(mailing, "ada@example.org")
     token = token_in(mail_to(inbox, "ada@example.org", "Reset"), "reset-password")
-    accounts.check_reset_token(mailing, token)  # checking does not use it up
+    credentials.check_reset_token(mailing, token)  # checking does not use it up
     with pytest.raises(InvalidForm, match="not the same"):
-        accounts.reset_password(mailing, token, NEW_PASSWORD, NEW_PASSWORD + "!")
-    after = accounts.reset_password(mailing, token, NEW_PASSWORD, NEW_PASSWORD)
+        credentials.reset_password(mailing, token, NEW_PASSWORD, NEW_PASSWORD + "!")
+    after = credentials.reset_password(mailing, token, NEW_PASSWORD, NEW_PASSWORD)
     with pytest.raises(InvalidInput, match="already been used"):
-        accounts.reset_password(mailing, token, "another good passphrase", "another good passphrase")
-    assert accounts.session_account(mailing.uow(), user_id, before.session_version) is None
-    assert accounts.session_account(mailing.uow(), user_id, after.session_version) is not None
+        credentials.reset_password(mailing, token, "another good passphrase", "another good passphrase")
+    assert sessions.session_account(mailing, user_id, before.session_version) is None
+    assert sessions.session_account(mailing, user_id, after.session_version) is not None
     with pytest.raises(WrongCredentials):
-        accounts.sign_in(mailing, "ada", PASSWORD)
-    assert accounts.sign_in(mailing, "ada@example.org", NEW_PASSWORD).account.id == user_id
+        signin.sign_in(mailing, "ada", PASSWORD)
+    assert signin.sign_in(mailing, "ada@example.org", NEW_PASSWORD).account.id == user_id
     mail_to(inbox, "ada@example.org", "was changed")
 
 
 def test_a_cookie_issued_before_a_password_change_is_refused(mailing: Services) -> None:
     user_id = register(mailing)
     issued = datetime.now(UTC) - timedelta(seconds=1)
-    assert accounts.cookie_account(mailing.uow(), "ada", issued) is not None
-    version = accounts.change_password(mailing, user_id, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).session_version
-    assert accounts.cookie_account(mailing.uow(), "ada", issued) is None
-    assert accounts.cookie_account(mailing.uow(), "ada", datetime.now(UTC)) is not None
-    accounts.sign_out_everywhere(mailing, user_id)
-    assert accounts.session_account(mailing.uow(), user_id, version) is None
+    assert sessions.cookie_account(mailing, "ada", issued) is not None
+    version = credentials.change_password(
+        mailing, user_id, PASSWORD, NEW_PASSWORD, NEW_PASSWORD
+    ).session_version
+    assert sessions.cookie_account(mailing, "ada", issued) is None
+    assert sessions.cookie_account(mailing, "ada", datetime.now(UTC)) is not None
+    sessions.sign_out_everywhere(mailing, user_id)
+    assert sessions.session_account(mailing, user_id, version) is None
 
 
 def test_change_password_checks_the_current_one(mailing: Services) -> None:
     user_id = register(mailing)
     with pytest.raises(WrongCredentials, match="current password"):
-        accounts.change_password(mailing, user_id, "wrong one here", NEW_PASSWORD, NEW_PASSWORD)
+        credentials.change_password(mailing, user_id, "wrong one here", NEW_PASSWORD, NEW_PASSWORD)
     with pytest.raises(InvalidForm, match="at least 10"):
-        accounts.change_password(mailing, user_id, PASSWORD, "short", "short")
-    assert accounts.sign_in(mailing, "ada", PASSWORD)
+        credentials.change_password(mailing, user_id, PASSWORD, "short", "short")
+    assert signin.sign_in(mailing, "ada", PASSWORD)
 
 
 # --- sign-in and lockout ------------------------------------------------------------------------------
@@ -245,25 +248,25 @@ def test_unknown_accounts_and_wrong_passwords_read_the_same(mailing: Services) -
         ("nobody@example.org", PASSWORD),
     ):
         with pytest.raises(WrongCredentials) as failure:
-            accounts.sign_in(mailing, login, password)
+            signin.sign_in(mailing, login, password)
         messages.add(str(failure.value))
-    assert messages == {accounts.WRONG_CREDENTIALS}
+    assert messages == {signin.WRONG_CREDENTIALS}
 
 
 def test_an_account_locks_after_its_failures_and_opens_after_the_window(mailing: Services) -> None:
     register(mailing)
     for _ in range(3):
         with pytest.raises(WrongCredentials):
-            accounts.sign_in(mailing, "ada", "wrong password!", client="198.51.100.7")
+            signin.sign_in(mailing, "ada", "wrong password!", client="198.51.100.7")
     with pytest.raises(TooManyAttempts, match=r"try again in (\d+) seconds") as locked:
-        accounts.sign_in(mailing, "ada", PASSWORD, client="203.0.113.9")  # even the right password
+        signin.sign_in(mailing, "ada", PASSWORD, client="203.0.113.9")  # even the right password
     assert 50 < locked.value.retry_after <= 60
     # an unknown account locks the same way: the lock says nothing about existence
     for _ in range(3):
         with pytest.raises(WrongCredentials):
-            accounts.sign_in(mailing, "nobody", "wrong password!", client="198.51.100.8")
+            signin.sign_in(mailing, "nobody", "wrong password!", client="198.51.100.8")
     with pytest.raises(TooManyAttempts):
-        accounts.sign_in(mailing, "nobody", "wrong password!", client="198.51.100.8")
+        signin.sign_in(mailing, "nobody", "wrong password!", client="198.51.100.8")
 
 
 def test_the_lock_is_released_after_the_window(tmp_path: Path) -> None:
@@ -276,16 +279,14 @@ def test_the_lock_is_released_after_the_window(tmp_path: Path) -> None:
         services.sign_in_limits = type(services.sign_in_limits)(
             MemoryAttempts(policy, clock=lambda: now[0]), services.sign_in_limits.client
         )
-        accounts.create_admin(
-            services, email="ada@example.org", username="ada", name="Ada", password=PASSWORD
-        )
+        signup.create_admin(services, email="ada@example.org", username="ada", name="Ada", password=PASSWORD)
         for _ in range(3):
             with pytest.raises(WrongCredentials):
-                accounts.sign_in(services, "ada", "wrong password!")
+                signin.sign_in(services, "ada", "wrong password!")
         with pytest.raises(TooManyAttempts):
-            accounts.sign_in(services, "ada", PASSWORD)
+            signin.sign_in(services, "ada", PASSWORD)
         now[0] += 61
-        assert accounts.sign_in(services, "ada", PASSWORD).account.username == "ada"
+        assert signin.sign_in(services, "ada", PASSWORD).account.username == "ada"
 
 
 def test_a_client_is_locked_across_accounts(tmp_path: Path) -> None:
@@ -293,11 +294,11 @@ def test_a_client_is_locked_across_accounts(tmp_path: Path) -> None:
     with installed(settings) as services:
         for n in range(4):
             with pytest.raises(WrongCredentials):
-                accounts.sign_in(services, f"user{n}", "wrong password!", client="192.0.2.1")
+                signin.sign_in(services, f"user{n}", "wrong password!", client="192.0.2.1")
         with pytest.raises(TooManyAttempts):
-            accounts.sign_in(services, "someone-else", "wrong password!", client="192.0.2.1")
+            signin.sign_in(services, "someone-else", "wrong password!", client="192.0.2.1")
         with pytest.raises(WrongCredentials):  # another client is not affected
-            accounts.sign_in(services, "someone-else", "wrong password!", client="192.0.2.2")
+            signin.sign_in(services, "someone-else", "wrong password!", client="192.0.2.2")
 
 
 # --- profile, two-factor, admin -----------------------------------------------------------------------
@@ -309,13 +310,13 @@ def test_an_email_change_takes_effect_when_the_new_address_confirms(
     user_id = register(mailing)
     register(mailing, "bob")
     with pytest.raises(InvalidForm, match="already has an account"):
-        accounts.request_email_change(mailing, user_id, "bob@example.org", PASSWORD)
+        profile.request_email_change(mailing, user_id, "bob@example.org", PASSWORD)
     with pytest.raises(WrongCredentials):
-        accounts.request_email_change(mailing, user_id, "ada@new.example", "wrong password!")
-    accounts.request_email_change(mailing, user_id, "Ada@New.Example", PASSWORD)
+        profile.request_email_change(mailing, user_id, "ada@new.example", "wrong password!")
+    profile.request_email_change(mailing, user_id, "Ada@New.Example", PASSWORD)
     assert user_row(mailing, user_id).email == "ada@example.org"
     token = token_in(mail_to(inbox, "ada@new.example", "new email"), "verify-email")
-    account = accounts.verify_email(mailing, token)
+    account = signup.verify_email(mailing, token)
     assert (account.email, account.email_verified) == ("ada@new.example", True)
 
 
@@ -329,7 +330,7 @@ def test_two_factor_sign_in_with_a_code_and_a_recovery_code(mailing: Services) -
     codes = two_factor.confirm_enrolment(mailing, user_id, totp.now())
     assert len(codes) == two_factor.RECOVERY_CODES
     assert totp.secret not in str(user_row(mailing, user_id).totp_secret)  # stored encrypted
-    step = accounts.sign_in(mailing, "ada", PASSWORD)
+    step = signin.sign_in(mailing, "ada", PASSWORD)
     assert step.needs_code
     # the code that confirmed the enrolment cannot be replayed; a recovery code works once
     with pytest.raises(WrongCredentials):
@@ -355,7 +356,7 @@ def test_create_admin_makes_a_verified_admin_and_promotes_an_existing_account(
         == 0
     )
     assert "root <root@example.org> is an administrator" in capsys.readouterr().out
-    admin = accounts.sign_in(mailing, "root", PASSWORD).account
+    admin = signin.sign_in(mailing, "root", PASSWORD).account
     assert admin.is_admin
     assert admin.email_verified
     user_id = register(mailing)

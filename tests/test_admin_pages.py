@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from studio.bootstrap import Services
 from studio.domain.accounts import Account, Role
-from studio.services import catalogue
+from studio.services.context import Services
+from studio.services.generation import catalogue
 from tests.admin_seed import DEV, seed
 from tests.conftest import ROOT, embedded_settings, installed
 from tests.test_app_pages import _navigation_only, home, registered, sign_in_as, titles  # noqa: F401
@@ -140,12 +140,12 @@ def test_users_page_adjusts_credits_with_a_reason(studio: Services) -> None:
 def test_models_page_switches_a_model_off_and_generate_hides_it(studio: Services) -> None:
     app = signed_in("Continue as demo admin", "pages/admin_models.py")
     assert titles(app) == ["Models"]
-    index = [m.endpoint_id for m in catalogue.enabled_models(studio.uow())].index(DEV)
+    index = [m.endpoint_id for m in catalogue.enabled_models(studio)].index(DEV)
     app.checkbox[2 * index].uncheck()
     app.button[index].click().run()  # each model's form has one button, Save, in catalogue order
     assert not app.exception, app.exception
     assert "FLUX.1 [dev] saved." in [s.value for s in app.success]
-    assert DEV not in [m.endpoint_id for m in catalogue.enabled_models(studio.uow())]
+    assert DEV not in [m.endpoint_id for m in catalogue.enabled_models(studio)]
     app.switch_page("pages/generate.py").run()
     options = [str(option) for box in app.selectbox for option in box.options]
     assert any(option.startswith("FLUX.1 [dev] with LoRA ·") for option in options)

@@ -15,21 +15,14 @@ import pytest
 import sqlalchemy as sa
 
 from studio.adapters.db.models import AuditLog, CreditLedger, User
-from studio.bootstrap import Services
 from studio.domain.analytics import DateRange
 from studio.domain.parameters import Request
 from studio.errors import Forbidden, InvalidInput
-from studio.services import (
-    admin,
-    admin_models,
-    admin_queue,
-    admin_users,
-    analytics,
-    catalogue,
-    credits,
-    generation,
-    stats,
-)
+from studio.services.admin import audit_log, models, queue, users
+from studio.services.analytics import admin_analytics, user_stats
+from studio.services.billing import ledger
+from studio.services.context import Services
+from studio.services.generation import catalogue, submissions
 from tests.admin_seed import DEV, ULTRA, seed
 from tests.conftest import embedded_settings, installed
 from tests.fakes import FakeQueue
@@ -48,7 +41,7 @@ def studio(request: pytest.FixtureRequest, embedded: Services) -> Services:
         services = embedded
     else:
         services = dataclasses.replace(embedded, database=request.getfixturevalue("postgres_db"))
-    catalogue.sync_catalogue(services.uow())
+    catalogue.sync_catalogue(services)
     return services
 
 
@@ -84,7 +77,7 @@ def audit_rows(services: Services) -> list[AuditLog]:
 
 def test_admin_analytics_equal_the_hand_worked_figures(studio: Services, boss: uuid.UUID) -> None:
     seeded = seed(studio)
-    found = analytics.admin_analytics(studio, boss, DateRange(seeded.d1, seeded.d3))
+    found = admin_analytics.admin_analytics(studio, boss, DateRange(seeded.d1, seeded.d3))
     assert (found.jobs, found.succeeded, found.failed, found.cancelled) == (5, 3, 1, 1)
     assert (found.credits, found.cost_micros, found.active_users, found.new_users) == (10, 160_000, 2, 1)
     assert (found.stripe_revenue_cents, found.assigned_revenue_cents, found.revenue_cents) == (
@@ -116,21 +109,21 @@ def test_admin_analytics_equal_the_hand_worked_figures(studio: Services, boss: u
     assert (ultra.endpoint, ultra.jobs, ultra.p50_ms, ultra.p95_ms) == (ULTRA, 1, 8000, 8000)
     by_plan = {p.plan: (p.jobs, p.credits, p.cost_micros, p.revenue_cents) for p in found.per_plan}
     assert by_plan == {"pro": (3, 8, 110_000, 2900), "free": (2, 2, 50_000, 0), "no plan": (0, 0, 0, 1900)}
-    csv_text = analytics.as_csv(found)
+    csv_text = admin_analytics.as_csv(found)
     assert "model,FLUX.1 [dev],fal-ai/flux/dev,4,2,1,1,4,100000,0.5000,5000.0000,5900.0000" in csv_text
 
 
 def test_the_ranges_leave_out_what_is_outside_them(studio: Services, boss: uuid.UUID) -> None:
     seeded = seed(studio)
-    wide = analytics.admin_analytics(studio, boss, DateRange.last_days(45, seeded.d3))
+    wide = admin_analytics.admin_analytics(studio, boss, DateRange.last_days(45, seeded.d3))
     assert (wide.jobs, wide.credits, wide.active_users) == (6, 12, 2)
-    one_day = analytics.admin_analytics(studio, boss, DateRange(seeded.d3, seeded.d3))
+    one_day = admin_analytics.admin_analytics(studio, boss, DateRange(seeded.d3, seeded.d3))
     assert (one_day.jobs, one_day.revenue_cents, one_day.margin) == (0, 1900, 1.0)
 
 
 def test_my_usage_statistics(studio: Services) -> None:
     seeded = seed(studio)
-    mine = stats.user_stats(studio, seeded.alice, DateRange(seeded.d1, seeded.d3))
+    mine = user_stats.user_stats(studio, seeded.alice, DateRange(seeded.d1, seeded.d3))
     assert (mine.jobs, mine.succeeded, mine.failed, mine.credits, mine.images) == (2, 1, 1, 2, 1)
     assert (mine.success_rate, mine.average_seconds) == (0.5, 5.0)
     assert [(d.jobs, d.credits) for d in mine.per_day] == [(2, 2), (0, 0), (0, 0)]
@@ -145,24 +138,24 @@ def test_every_admin_service_refuses_a_user(studio: Services) -> None:
     target = make_user(studio, "victim")
     today = datetime.now(UTC).date()
     calls: list[Any] = [
-        lambda: analytics.admin_analytics(studio, user, DateRange(today, today)),
-        lambda: admin_users.search_users(studio, user, ""),
-        lambda: admin_users.user_detail(studio, user, target),
-        lambda: admin_users.adjust_credits(studio, user, target, 100, "gift"),
-        lambda: admin_users.change_plan(studio, user, target, "pro"),
-        lambda: admin_users.set_disabled(studio, user, target, True),
-        lambda: admin_users.resend_verification(studio, user, target),
-        lambda: admin_users.plan_choices(studio, user),
-        lambda: admin_models.models(studio, user),
-        lambda: admin_models.update_model(
+        lambda: admin_analytics.admin_analytics(studio, user, DateRange(today, today)),
+        lambda: users.search_users(studio, user, ""),
+        lambda: users.user_detail(studio, user, target),
+        lambda: users.adjust_credits(studio, user, target, 100, "gift"),
+        lambda: users.change_plan(studio, user, target, "pro"),
+        lambda: users.set_disabled(studio, user, target, True),
+        lambda: users.resend_verification(studio, user, target),
+        lambda: users.plan_choices(studio, user),
+        lambda: models.models(studio, user),
+        lambda: models.update_model(
             studio, user, DEV, enabled=False, featured=False, credit_cost=1, description=""
         ),
-        lambda: admin_queue.queue_overview(studio, user),
-        lambda: admin_queue.retry_job(studio, user, uuid.uuid4()),
-        lambda: admin_queue.dispatch_again(studio, user, uuid.uuid4()),
-        lambda: admin_queue.cancel_job(studio, user, uuid.uuid4()),
-        lambda: admin.audit_log(studio, user),
-        lambda: admin.audit_actions(studio, user),
+        lambda: queue.queue_overview(studio, user),
+        lambda: queue.retry_job(studio, user, uuid.uuid4()),
+        lambda: queue.dispatch_again(studio, user, uuid.uuid4()),
+        lambda: queue.cancel_job(studio, user, uuid.uuid4()),
+        lambda: audit_log.audit_log(studio, user),
+        lambda: audit_log.audit_actions(studio, user),
     ]
     for call in calls:
         with pytest.raises(Forbidden):
@@ -180,26 +173,24 @@ def test_search_by_the_start_of_email_username_or_name(studio: Services, boss: u
     make_user(studio, "ada")
     make_user(studio, "adele")
     make_user(studio, "bea")
-    assert [r.username for r in admin_users.search_users(studio, boss, "ad")] == ["ada", "adele"]
-    assert [r.username for r in admin_users.search_users(studio, boss, "ADE")] == [
-        "adele"
-    ]  # the name, any case
-    assert [r.username for r in admin_users.search_users(studio, boss, "bea@ex")] == ["bea"]
-    assert admin_users.search_users(studio, boss, "a%") == []  # LIKE's wildcards are literal
+    assert [r.username for r in users.search_users(studio, boss, "ad")] == ["ada", "adele"]
+    assert [r.username for r in users.search_users(studio, boss, "ADE")] == ["adele"]  # the name, any case
+    assert [r.username for r in users.search_users(studio, boss, "bea@ex")] == ["bea"]
+    assert users.search_users(studio, boss, "a%") == []  # LIKE's wildcards are literal
 
 
 def test_a_credit_adjustment_writes_its_ledger_and_audit_rows(studio: Services, boss: uuid.UUID) -> None:
     target = make_user(studio, "ada")
-    assert admin_users.adjust_credits(studio, boss, target, 25, "  goodwill  for the outage ") == 25
-    assert admin_users.adjust_credits(studio, boss, target, -5, "typo") == 20
+    assert users.adjust_credits(studio, boss, target, 25, "  goodwill  for the outage ") == 25
+    assert users.adjust_credits(studio, boss, target, -5, "typo") == 20
     with pytest.raises(InvalidInput, match="The balance is 20: removing 21 would take it below zero"):
-        admin_users.adjust_credits(studio, boss, target, -21, "too much")
+        users.adjust_credits(studio, boss, target, -21, "too much")
     with pytest.raises(InvalidInput, match="Give a reason"):
-        admin_users.adjust_credits(studio, boss, target, 5, "  ")
+        users.adjust_credits(studio, boss, target, 5, "  ")
     with studio.uow() as uow:
         rows = uow.session.scalars(sa.select(CreditLedger).where(CreditLedger.user_id == target))
         found = sorted((r.kind, r.delta, r.actor_id, r.reason) for r in rows)
-        assert credits.ledger_sum(uow.session, target) == credits.balance(uow.session, target) == 20
+        assert ledger.ledger_sum(uow.session, target) == ledger.balance(uow.session, target) == 20
     assert found == [
         ("adjust", -5, boss, "Adjusted by an admin: typo"),
         ("adjust", 25, boss, "Adjusted by an admin: goodwill for the outage"),
@@ -220,47 +211,49 @@ def test_a_failure_between_the_ledger_and_the_audit_row_keeps_neither(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the audit insert failed")
 
-    monkeypatch.setattr(admin_users, "audit", broken)
+    monkeypatch.setattr(users, "audit", broken)
     with pytest.raises(RuntimeError):
-        admin_users.adjust_credits(studio, boss, target, 40, "gift")
+        users.adjust_credits(studio, boss, target, 40, "gift")
     with studio.uow() as uow:
-        assert credits.balance(uow.session, target) == 0
+        assert ledger.balance(uow.session, target) == 0
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(CreditLedger)) == 0
     assert audit_rows(studio) == []
 
 
 def test_a_new_plan_starts_a_new_cycle_now(studio: Services, boss: uuid.UUID) -> None:
     seeded = seed(studio)
-    admin_users.adjust_credits(studio, boss, seeded.alice, -30, "spent")  # 70 of the free 100 left
-    admin_users.change_plan(studio, boss, seeded.alice, "studio")
-    detail = admin_users.user_detail(studio, boss, seeded.alice)
+    users.adjust_credits(studio, boss, seeded.alice, -30, "spent")  # 70 of the free 100 left
+    users.change_plan(studio, boss, seeded.alice, "studio")
+    detail = users.user_detail(studio, boss, seeded.alice)
     assert (detail.plan_code, detail.user.balance) == ("studio", 1000)
     assert [(r.kind, r.delta) for r in detail.ledger[:2]] in (
         [("grant", 1000), ("expire", -70)],
         [("expire", -70), ("grant", 1000)],
     )
     with pytest.raises(InvalidInput, match="already on the Studio plan"):
-        admin_users.change_plan(studio, boss, seeded.alice, "studio")
+        users.change_plan(studio, boss, seeded.alice, "studio")
     plan_change = [a for a in audit_rows(studio) if a.action == "plan.change"]
     assert [(a.before, a.after) for a in plan_change] == [
         ({"plan": "free", "balance": 70}, {"plan": "studio", "balance": 1000})
     ]
     today = datetime.now(UTC).date()
-    assert analytics.admin_analytics(studio, boss, DateRange(today, today)).assigned_revenue_cents == 5900
+    assert (
+        admin_analytics.admin_analytics(studio, boss, DateRange(today, today)).assigned_revenue_cents == 5900
+    )
 
 
 def test_disabling_ends_sessions_and_enabling_restores(studio: Services, boss: uuid.UUID) -> None:
     target = make_user(studio, "ada")
-    admin_users.set_disabled(studio, boss, target, True)
+    users.set_disabled(studio, boss, target, True)
     with studio.uow() as uow:
         user = uow.session.get(User, target)
         assert user is not None
         assert (user.disabled_at is not None, user.session_version) == (True, 1)
     with pytest.raises(Forbidden):  # a disabled account cannot generate
-        generation.start_generation(studio, target, Request(DEV, "a cat"), "k1")
+        submissions.start_generation(studio, target, Request(DEV, "a cat"), "k1")
     with pytest.raises(InvalidInput, match="your own account"):
-        admin_users.set_disabled(studio, boss, boss, True)
-    admin_users.set_disabled(studio, boss, target, False)
+        users.set_disabled(studio, boss, boss, True)
+    users.set_disabled(studio, boss, target, False)
     assert [a.action for a in audit_rows(studio)] == ["user.disable", "user.enable"]
 
 
@@ -269,32 +262,30 @@ def test_disabling_ends_sessions_and_enabling_restores(studio: Services, boss: u
 
 def test_a_model_switched_off_is_refused_and_hidden(studio: Services, boss: uuid.UUID) -> None:
     user = make_user(studio, "ada")
-    admin_users.adjust_credits(studio, boss, user, 50, "to generate")
-    assert admin_models.update_model(
+    users.adjust_credits(studio, boss, user, 50, "to generate")
+    assert models.update_model(
         studio, boss, DEV, enabled=False, featured=True, credit_cost=3, description="Off for now."
     )
-    assert DEV not in [m.endpoint_id for m in catalogue.enabled_models(studio.uow())]
+    assert DEV not in [m.endpoint_id for m in catalogue.enabled_models(studio)]
     with pytest.raises(InvalidInput, match="is not available"):
-        generation.start_generation(studio, user, Request(DEV, "a cat"), "k1")
-    row = next(m for m in admin_models.models(studio, boss) if m.endpoint == DEV)
+        submissions.start_generation(studio, user, Request(DEV, "a cat"), "k1")
+    row = next(m for m in models.models(studio, boss) if m.endpoint == DEV)
     assert (row.enabled, row.featured, row.credit_cost, row.description) == (False, True, 3, "Off for now.")
-    catalogue.sync_catalogue(studio.uow())  # a restart keeps what the admin set
-    row = next(m for m in admin_models.models(studio, boss) if m.endpoint == DEV)
+    catalogue.sync_catalogue(studio)  # a restart keeps what the admin set
+    row = next(m for m in models.models(studio, boss) if m.endpoint == DEV)
     assert (row.enabled, row.featured, row.credit_cost, row.description) == (False, True, 3, "Off for now.")
-    assert not admin_models.update_model(
+    assert not models.update_model(
         studio, boss, DEV, enabled=False, featured=True, credit_cost=3, description="Off for now."
     )
-    (entry,) = admin.audit_log(studio, boss, action="model.update")
+    (entry,) = audit_log.audit_log(studio, boss, action="model.update")
     assert entry.after == {
         "is_enabled": False,
         "is_featured": True,
         "credit_cost": 3,
         "description": "Off for now.",
     }
-    admin_models.update_model(
-        studio, boss, DEV, enabled=True, featured=True, credit_cost=3, description="On."
-    )
-    job = generation.start_generation(studio, user, Request(DEV, "a cat"), "k2")
+    models.update_model(studio, boss, DEV, enabled=True, featured=True, credit_cost=3, description="On.")
+    job = submissions.start_generation(studio, user, Request(DEV, "a cat"), "k2")
     assert job.credits_reserved == 3
 
 
@@ -303,21 +294,21 @@ def test_a_model_switched_off_is_refused_and_hidden(studio: Services, boss: uuid
 
 def test_retry_cancel_and_dispatch_from_the_queue_page(studio: Services, boss: uuid.UUID) -> None:
     user = make_user(studio, "ada")
-    admin_users.adjust_credits(studio, boss, user, 50, "to generate")
-    first = generation.start_generation(studio, user, Request(DEV, "a cat"), "k1")
-    assert admin_queue.cancel_job(studio, boss, first.id) == "cancelled"  # waiting: cancelled at once
+    users.adjust_credits(studio, boss, user, 50, "to generate")
+    first = submissions.start_generation(studio, user, Request(DEV, "a cat"), "k1")
+    assert queue.cancel_job(studio, boss, first.id) == "cancelled"  # waiting: cancelled at once
     with studio.uow() as uow:
-        assert credits.balance(uow.session, user) == 50  # refunded
-    retried = admin_queue.retry_job(studio, boss, first.id)
-    assert admin_queue.retry_job(studio, boss, first.id) == retried  # once, however often it is pressed
+        assert ledger.balance(uow.session, user) == 50  # refunded
+    retried = queue.retry_job(studio, boss, first.id)
+    assert queue.retry_job(studio, boss, first.id) == retried  # once, however often it is pressed
     with pytest.raises(InvalidInput, match="Only a failed or cancelled job"):
-        admin_queue.retry_job(studio, boss, retried)
+        queue.retry_job(studio, boss, retried)
     with studio.uow() as uow:
-        assert credits.balance(uow.session, user) == 50 - first.credits_reserved
-    assert admin_queue.dispatch_again(studio, boss, retried) == 2
-    overview = admin_queue.queue_overview(studio, boss)
+        assert ledger.balance(uow.session, user) == 50 - first.credits_reserved
+    assert queue.dispatch_again(studio, boss, retried) == 2
+    overview = queue.queue_overview(studio, boss)
     assert (overview.by_status, overview.backend) == ({"cancelled": 1, "queued": 1}, "fake")
     assert [j.id for j in overview.active] == [retried]
     assert overview.outbox == []
-    actions = [e.action for e in admin.audit_log(studio, boss)]
+    actions = [e.action for e in audit_log.audit_log(studio, boss)]
     assert sorted(actions) == ["credits.adjust", "job.cancel", "job.dispatch", "job.retry"]

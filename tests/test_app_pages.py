@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from studio.adapters.db.models import User
 from studio.adapters.mail import Email
-from studio.bootstrap import Services
 from studio.domain.accounts import Account, Role
+from studio.services.context import Services
 from tests.conftest import ROOT, TEST_SECRET, embedded_settings, installed
 
 HOME = str(ROOT / "Home.py")
@@ -24,7 +24,7 @@ HOME = str(ROOT / "Home.py")
 
 @pytest.fixture(autouse=True)
 def _navigation_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run pages the way the server does (see studio/ui/server.py).
+    """Run pages the way the server does (see studio/ui/shell/server.py).
 
     AppTest rebuilds Streamlit's pages manager on every run, which would fall back to the old pages-folder
     mode and run a page file without Home.py; the server turns that mode off at start.

@@ -14,19 +14,21 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from studio.adapters.db.models import CheckoutSession, CreditLedger, Plan, StripeEvent, Subscription, User
-from studio.bootstrap import Services
 from studio.domain.credits import LedgerKind
 from studio.domain.parameters import Request
 from studio.errors import InsufficientCredits, InvalidInput, NotFound
-from studio.services import billing, generation, plans
-from studio.services.billing import receive_webhook
-from studio.services.credits import change_balance
+from studio.services.billing import checkout, overview, plans
+from studio.services.billing.ledger import change_balance
+from studio.services.context import Services
+from studio.services.generation import submissions
+from studio.web.stripe_webhook import answer as webhook_answer
 from tests.conftest import embedded_settings, installed, wait_for
 from tests.stripe_fake import (
     API_KEY,
@@ -37,7 +39,7 @@ from tests.stripe_fake import (
     signed,
     studio_routes,
 )
-from tests.test_plans import ledger
+from tests.test_plans import ledger_rows
 
 PRICES = {"starter": 1900, "pro": 2900, "studio": 5900}
 
@@ -59,7 +61,7 @@ def shop(tmp_path: Path, postgres_url: str, stripe_api: Localstripe) -> Iterator
     )
     with installed(settings, start=False) as services:
         services.database.migrate()
-        plans.sync_plans(services.uow(), settings.stripe_prices)
+        plans.sync_plans(services)
         with studio_routes() as base:
             stripe_api.deliver_to(f"{base}/api/stripe/webhook")
             yield services
@@ -96,7 +98,7 @@ def subscription(services: Services, user_id: uuid.UUID) -> Subscription:
 
 
 def plan_code(services: Services, user_id: uuid.UUID) -> str:
-    return billing.billing(services, user_id).plan_code
+    return overview.billing(services, user_id).plan_code
 
 
 def handled(services: Services, user_id: uuid.UUID, kind: str, count: int = 1) -> bool:
@@ -115,7 +117,7 @@ def handled(services: Services, user_id: uuid.UUID, kind: str, count: int = 1) -
 
 def upgrade(services: Services, stripe_api: Localstripe, user_id: uuid.UUID, plan: str = "pro") -> str:
     """Upgrade through Checkout: the URL, paying on the hosted page, the webhooks. Returns the session id."""
-    url = billing.start_checkout(services, user_id, plan)
+    url = checkout.start_checkout(services, user_id, plan)
     session_id = url.rsplit("/", 1)[1]
     stripe_api.pay(session_id)
     wait_for(lambda: handled(services, user_id, "checkout.session.completed"), timeout=20)
@@ -130,8 +132,14 @@ def stripe_subscription_id(services: Services, user_id: uuid.UUID) -> str:
     return found
 
 
-def post(services: Services, body: bytes, header: str) -> billing.WebhookResult:
-    return receive_webhook(services, body, header)
+class Answer(NamedTuple):
+    status: int
+    message: str
+
+
+def post(services: Services, body: bytes, header: str) -> Answer:
+    """What the webhook route answers Stripe (the service's outcome or error, as a status and a text)."""
+    return Answer(*webhook_answer(services, body, header))
 
 
 # --- the lifecycle against localstripe ------------------------------------------------------------------
@@ -145,7 +153,7 @@ def test_upgrade_grants_the_plan_once_and_renewals_reset_the_credits(
     assert plan_code(shop, user_id) == "pro"
     # The free cycle's 100 expired when the paid one began; the plan's 500 were granted once, although
     # both invoice.payment_succeeded and the checkout completion announced the same invoice.
-    assert ledger(shop, user_id) == Counter({("grant", 100): 1, ("expire", -100): 1, ("grant", 500): 1})
+    assert ledger_rows(shop, user_id) == Counter({("grant", 100): 1, ("expire", -100): 1, ("grant", 500): 1})
     assert balance(shop, user_id) == 500
     with shop.uow() as uow:
         attempt = uow.session.scalar(sa.select(CheckoutSession).where(CheckoutSession.user_id == user_id))
@@ -159,8 +167,8 @@ def test_upgrade_grants_the_plan_once_and_renewals_reset_the_credits(
     assert invoice["status"] == "paid"
     wait_for(lambda: handled(shop, user_id, "invoice.payment_succeeded", 2), timeout=20)
     assert balance(shop, user_id) == 500
-    assert ledger(shop, user_id)[("expire", -380)] == 1
-    assert ledger(shop, user_id)[("grant", 500)] == 2
+    assert ledger_rows(shop, user_id)[("expire", -380)] == 1
+    assert ledger_rows(shop, user_id)[("grant", 500)] == 2
 
 
 def generation_spend(services: Services, user_id: uuid.UUID, credits: int) -> None:
@@ -173,27 +181,27 @@ def test_returning_from_checkout_applies_it_before_the_webhook(
     shop: Services, stripe_api: Localstripe
 ) -> None:
     user_id = new_user(shop)
-    url = billing.start_checkout(shop, user_id, "starter")
-    assert billing.start_checkout(shop, user_id, "starter") == url  # a second click: the same page
+    url = checkout.start_checkout(shop, user_id, "starter")
+    assert checkout.start_checkout(shop, user_id, "starter") == url  # a second click: the same page
     session_id = url.rsplit("/", 1)[1]
     stripe_api.pay(session_id)
     # Webhooks are delivered a second later; the return page asks Stripe at once.
-    message = billing.confirm_checkout(shop, user_id, session_id)
+    message = checkout.confirm_checkout(shop, user_id, session_id)
     assert "your plan is active" in message
     assert plan_code(shop, user_id) == "starter"
     assert balance(shop, user_id) == 300
     wait_for(lambda: handled(shop, user_id, "checkout.session.completed"), timeout=20)
     wait_for(lambda: handled(shop, user_id, "invoice.payment_succeeded"), timeout=20)
-    assert ledger(shop, user_id)[("grant", 300)] == 1  # the webhooks found it done
+    assert ledger_rows(shop, user_id)[("grant", 300)] == 1  # the webhooks found it done
     assert balance(shop, user_id) == 300
 
 
 def test_someone_elses_checkout_is_refused(shop: Services, stripe_api: Localstripe) -> None:
     owner, other = new_user(shop), new_user(shop)
-    session_id = billing.start_checkout(shop, owner, "pro").rsplit("/", 1)[1]
+    session_id = checkout.start_checkout(shop, owner, "pro").rsplit("/", 1)[1]
     stripe_api.pay(session_id)
     with pytest.raises(NotFound):
-        billing.confirm_checkout(shop, other, session_id)
+        checkout.confirm_checkout(shop, other, session_id)
     assert plan_code(shop, other) == "free"
 
 
@@ -201,10 +209,10 @@ def test_a_paid_account_changes_its_plan_in_the_portal(shop: Services, stripe_ap
     user_id = new_user(shop)
     upgrade(shop, stripe_api, user_id, "starter")
     with pytest.raises(InvalidInput, match="Manage billing"):
-        billing.start_checkout(shop, user_id, "pro")
-    url = billing.portal_url(shop, user_id)
+        checkout.start_checkout(shop, user_id, "pro")
+    url = checkout.portal_url(shop, user_id)
     assert url.endswith("/portal/" + str(billing_customer(shop, user_id)))
-    assert billing.portal_url(shop, user_id) == url  # one portal session per account and window
+    assert checkout.portal_url(shop, user_id) == url  # one portal session per account and window
 
 
 def billing_customer(services: Services, user_id: uuid.UUID) -> str:
@@ -223,7 +231,7 @@ def test_cancel_keeps_the_plan_until_the_period_ends_then_free(
     # In the portal: "cancel at the end of the period". localstripe sends no `updated`; Stripe would.
     changed = stripe_api.post(f"/v1/subscriptions/{sub_id}", {"cancel_at_period_end": "true"})
     assert post(shop, *signed(event("customer.subscription.updated", changed))).status == 200
-    state = billing.billing(shop, user_id)
+    state = overview.billing(shop, user_id)
     assert (state.plan_code, state.cancel_at_period_end) == ("pro", True)
     assert state.notice is not None
     assert "ends on" in state.notice
@@ -234,12 +242,12 @@ def test_cancel_keeps_the_plan_until_the_period_ends_then_free(
     assert plan_code(shop, user_id) == "free"
     assert subscription(shop, user_id).stripe_subscription_id is None
     assert balance(shop, user_id) == 100
-    assert ledger(shop, user_id)[("expire", -500)] == 1
+    assert ledger_rows(shop, user_id)[("expire", -500)] == 1
     # The same deletion again changes nothing.
     again = stripe_api.get(f"/v1/subscriptions/{sub_id}")
     assert post(shop, *signed(event("customer.subscription.deleted", again))).status == 200
     assert balance(shop, user_id) == 100
-    assert ledger(shop, user_id)[("grant", 100)] == 2
+    assert ledger_rows(shop, user_id)[("grant", 100)] == 2
 
 
 def test_a_failed_renewal_shows_a_banner_and_keeps_the_plan(shop: Services, stripe_api: Localstripe) -> None:
@@ -251,10 +259,10 @@ def test_a_failed_renewal_shows_a_banner_and_keeps_the_plan(shop: Services, stri
     # localstripe sends no event for a declined invoice payment; Stripe sends invoice.payment_failed.
     failed = event("invoice.payment_failed", stripe_api.get(f"/v1/invoices/{invoice['id']}"))
     assert post(shop, *signed(failed)).message == "payment failed"
-    state = billing.billing(shop, user_id)
+    state = overview.billing(shop, user_id)
     assert state.payment_failed
     assert state.plan_code == "pro"
-    assert billing.notice(shop, user_id) == state.notice
+    assert overview.notice(shop, user_id) == state.notice
     assert state.notice is not None
     assert "payment for the Pro plan failed" in state.notice
     assert balance(shop, user_id) == 500  # nothing granted for an unpaid invoice, nothing taken either
@@ -306,7 +314,7 @@ def test_the_same_event_ten_times_is_credited_once(shop: Services, stripe_api: L
     assert results == [200] * 10
     wait_for(lambda: handled(shop, user_id, "invoice.payment_succeeded", 2), timeout=20)
     # invoice.paid and invoice.payment_succeeded name the same invoice: one grant for it in all.
-    assert ledger(shop, user_id)[("grant", 300)] == 2  # the first invoice and this renewal
+    assert ledger_rows(shop, user_id)[("grant", 300)] == 2  # the first invoice and this renewal
     assert balance(shop, user_id) == 300
     with shop.uow() as uow:
         copies = uow.session.scalar(
@@ -325,7 +333,7 @@ def test_updated_before_created_ends_in_the_right_state(shop: Services, stripe_a
         )
         uow.commit()
     stripe_api.set_card(customer["id"], "4242424242424242")
-    prices = {plan.code: plan for plan in billing.billing(shop, user_id).offers}
+    prices = {plan.code: plan for plan in overview.billing(shop, user_id).offers}
     assert prices["pro"].purchasable
     created = stripe_api.post(
         "/v1/subscriptions",
@@ -339,10 +347,10 @@ def test_updated_before_created_ends_in_the_right_state(shop: Services, stripe_a
     # `updated` first, then the older `created` snapshot (not yet cancelling).
     assert post(shop, *signed(event("customer.subscription.updated", updated))).status == 200
     assert post(shop, *signed(event("customer.subscription.created", created))).status == 200
-    state = billing.billing(shop, user_id)
+    state = overview.billing(shop, user_id)
     assert (state.plan_code, state.cancel_at_period_end) == ("pro", True)
     # The invoice's event, whenever it arrives, grants once.
-    wait_for(lambda: ledger(shop, user_id)[("grant", 500)] == 1, timeout=20)
+    wait_for(lambda: ledger_rows(shop, user_id)[("grant", 500)] == 1, timeout=20)
     assert balance(shop, user_id) == 500
 
 
@@ -379,12 +387,12 @@ def test_an_event_for_an_unknown_customer_changes_nothing(shop: Services, stripe
 def test_with_payments_off_the_studio_says_so(tmp_path: Path) -> None:
     with installed(embedded_settings(tmp_path / "data")) as services:
         user_id = new_user(services)
-        state = billing.billing(services, user_id)
+        state = overview.billing(services, user_id)
         assert not state.payments_on
         assert not any(offer.purchasable for offer in state.offers)
         with pytest.raises(InvalidInput, match="Payments are off"):
-            billing.start_checkout(services, user_id, "pro")
-        result = receive_webhook(services, *signed(event("invoice.paid", {"id": "in_x"})))
+            checkout.start_checkout(services, user_id, "pro")
+        result = post(services, *signed(event("invoice.paid", {"id": "in_x"})))
         assert result.status == 404
 
 
@@ -393,7 +401,7 @@ def test_generation_is_refused_at_zero_with_the_renewal_date(tmp_path: Path) -> 
         user_id = new_user(services)
         generation_spend(services, user_id, 100)
         with pytest.raises(InsufficientCredits) as refused:
-            generation.start_generation(services, user_id, Request("fal-ai/flux/dev", "a fox"), "k1")
+            submissions.start_generation(services, user_id, Request("fal-ai/flux/dev", "a fox"), "k1")
         renews = subscription(services, user_id).current_period_end
         assert refused.value.renews_on == renews.date()
         assert f"Upgrade your plan, or wait until {renews:%d %B %Y}" in str(refused.value)

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from studio.adapters.db.models import AuditLog, Plan, Subscription, User
-from studio.bootstrap import Services
 from studio.domain.accounts import Role
 from studio.errors import Forbidden, InvalidForm
-from studio.services import dev_accounts, plans
+from studio.services.accounts import demo
+from studio.services.admin import plans
+from studio.services.context import Services
 from tests.conftest import embedded_settings, installed
 from tests.stripe_fake import (
     API_KEY,
@@ -147,8 +148,8 @@ def test_admins_change_a_plan_with_an_audit_row(tmp_path: Path) -> None:
 
 def test_plan_changes_are_checked_and_refused_to_users(tmp_path: Path) -> None:
     with installed(embedded_settings(tmp_path / "data")) as services:
-        admin = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.ADMIN)
-        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
+        admin = demo.sign_in_demo(services, Role.ADMIN)
+        user = demo.sign_in_demo(services, Role.USER)
         with pytest.raises(Forbidden):
             plans.plan_rows(services, user)
         with pytest.raises(InvalidForm) as refused:

@@ -1,4 +1,4 @@
-"""The real app (`streamlit run studio/ui/server.py`, embedded mode) in Debian Chromium."""
+"""The real app (`streamlit run studio/ui/shell/server.py`, embedded mode) in Debian Chromium."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ from studio.adapters.queue import InProcessQueue
 from studio.domain.accounts import Role
 from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request
-from studio.services import dev_accounts, generation
-from studio.services.pipeline import JobRun
+from studio.services.accounts import demo
+from studio.services.generation import submissions, views
+from studio.services.generation.pipeline import JobRun
+from studio.services.library import curation, projects
 from tests.browser_session import Tab
 from tests.conftest import ROOT, embedded_settings, free_port, wait_for
 from tests.fal_server import FakeFal
@@ -63,7 +65,7 @@ def running_app(
     if port:
         env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     env |= extra_env or {}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "server.py")]
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "shell" / "server.py")]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -309,11 +311,11 @@ def test_a_failed_job_shows_the_models_reason(
         make_provider=lambda name: FalProvider("test-key:test-secret"),
     )
     try:
-        user = dev_accounts.sign_in_demo(services.uow(), settings, Role.USER)
+        user = demo.sign_in_demo(services, Role.USER)
         request = Request("fal-ai/flux/dev", "A storm over the harbour, refused by the model")
-        job = generation.start_generation(services, user.id, request, "browser-failed")
+        job = submissions.start_generation(services, user.id, request, "browser-failed")
         JobRun(services, job.id, 1).run()
-        assert generation.get_job(services, user.id, job.id).status is JobStatus.FAILED
+        assert views.get_job(services, user.id, job.id).status is JobStatus.FAILED
     finally:
         services.close()
     page.goto(
@@ -336,7 +338,7 @@ def test_the_usage_page_with_a_cycle_of_spending(
     demo_sign_in(page, app_url, "Continue as demo user")
     services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
     try:
-        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
+        user = demo.sign_in_demo(services, Role.USER)
         for model, held in (
             ("fal-ai/flux/dev", 4),
             ("fal-ai/flux-pro/v1.1-ultra", 9),
@@ -364,12 +366,11 @@ def test_the_plans_page_with_payments_off(app_url: str, tall_page: Page, artifac
 
 def _demo_user_library(app_dir: Path, app_url: str) -> None:
     """A few images (two of them favourites) and a project for the demo user, for the dashboard."""
-    from studio.services import curation, projects
     from tests.library_data import add_image
 
     services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
     try:
-        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
+        user = demo.sign_in_demo(services, Role.USER)
         prompts = ["a lighthouse at dusk", "a fox in fresh snow", "a tram in the rain", "lavender fields"]
         images = [add_image(services, user.id, prompt=prompt, files=True) for prompt in prompts]
         curation.set_favourite(services, user.id, images[:2], True)

@@ -15,7 +15,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from studio import bootstrap
 from studio.domain.accounts import Role
-from studio.services import curation, dev_accounts, library, projects
+from studio.services.accounts import demo
+from studio.services.library import curation, gallery, projects
 from tests.conftest import embedded_settings, free_port, wait_for
 from tests.library_data import T0, add_image
 from tests.test_browser import demo_sign_in, loaded, opened_page, running_app, shoot
@@ -117,8 +118,8 @@ def test_generate_to_gallery_to_a_shared_link_and_back(
     # a project and a collection of these images, written into the app's own database, then opened
     services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
     try:
-        user = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER)
-        ids = [item.id for item in library.gallery_page(services, user.id).items]
+        user = demo.sign_in_demo(services, Role.USER)
+        ids = [item.id for item in gallery.gallery_page(services, user.id).items]
         project = projects.create_project(
             services, user.id, "Basalt coast", "Cliffs at dusk, for the brochure"
         )
@@ -151,7 +152,7 @@ def test_gallery_tiles_open_with_the_keyboard_tick_while_selecting_and_show_prom
     app_url, app_dir = library_app
     services = bootstrap.build_services(embedded_settings(app_dir / "data", public_url=app_url))
     try:
-        admin = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.ADMIN)
+        admin = demo.sign_in_demo(services, Role.ADMIN)
         for n, prompt in enumerate(["a pier in fog", "a pier at noon", HOSTILE]):
             add_image(services, admin.id, prompt=prompt, files=True, created_at=T0 + timedelta(minutes=n))
     finally:

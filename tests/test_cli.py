@@ -39,7 +39,7 @@ def test_migrate_brings_the_schema_to_the_latest_revision(tmp_path: Path) -> Non
 
 
 def test_the_app_refuses_to_start_with_a_placeholder_secret(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "server.py")]
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "shell" / "server.py")]
     command += [
         "--server.port",
         str(free_port()),

@@ -71,7 +71,7 @@ def test_the_bucket_is_created_private_before_the_app_starts(compose: dict[str, 
 
 def test_app_and_worker_run_the_studio_in_production_mode(compose: dict[str, Any]) -> None:
     app, worker = compose["services"]["app"], compose["services"]["worker"]
-    assert app["command"][:3] == ["streamlit", "run", "studio/ui/server.py"]
+    assert app["command"][:3] == ["streamlit", "run", "studio/ui/shell/server.py"]
     assert "8501:8501" in app["ports"]
     assert "/healthz" in " ".join(app["healthcheck"]["test"])
     assert worker["command"][:2] == ["python", "worker.py"]
@@ -133,7 +133,7 @@ def test_env_example_as_is_runs_embedded_mode(tmp_path: Any, monkeypatch: pytest
 
 def test_the_image_runs_the_same_entry_as_compose() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert 'CMD ["streamlit", "run", "studio/ui/server.py"' in dockerfile
+    assert 'CMD ["streamlit", "run", "studio/ui/shell/server.py"' in dockerfile
     assert "uv sync --frozen --no-dev" in dockerfile
     assert re.search(r"^USER studio$", dockerfile, re.M)  # not root
     ignored = (ROOT / ".dockerignore").read_text().splitlines()

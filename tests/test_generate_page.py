@@ -15,14 +15,15 @@ from streamlit.testing.v1.element_tree import Button
 
 from studio.adapters.db.models import GenerationJob, Subscription
 from studio.adapters.storage import LocalStorage
-from studio.bootstrap import Services
 from studio.domain.catalogue import PROMPT_MAX_CHARS
 from studio.domain.credits import LedgerKind
 from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request
-from studio.services import credits, generation
-from studio.services.catalogue import sync_catalogue
-from studio.ui.generate_jobs import DEMO_NOTE
+from studio.services.billing import ledger
+from studio.services.context import Services
+from studio.services.generation import submissions, views
+from studio.services.generation.catalogue import sync_catalogue
+from studio.ui.generation.generate_jobs import DEMO_NOTE
 from tests.conftest import embedded_settings, installed, wait_for
 from tests.test_app_pages import _navigation_only, home, sign_in_as, titles  # noqa: F401 (a fixture)
 
@@ -37,7 +38,7 @@ def held_jobs(tmp_path: Path) -> Iterator[Services]:
     """Embedded services whose job runner is not started: accepted jobs stay queued until cancelled."""
     with installed(embedded_settings(tmp_path / "data"), start=False) as services:
         services.database.migrate()
-        sync_catalogue(services.uow())
+        sync_catalogue(services)
         yield services
 
 
@@ -183,13 +184,13 @@ def test_an_empty_prompt_is_refused_and_a_long_one_stops_at_the_limit(held_jobs:
     # Streamlit cuts a text widget's value at max_chars on the server, so the service never sees more
     # (it would refuse it: "The prompt is N characters long; the limit is 2000", see the domain tests).
     [job] = job_rows(held_jobs)
-    assert len(generation.get_job(held_jobs, account_id(app), job.id).prompt) == PROMPT_MAX_CHARS
+    assert len(views.get_job(held_jobs, account_id(app), job.id).prompt) == PROMPT_MAX_CHARS
 
 
 def test_without_enough_credits_generate_is_off_and_says_why(embedded_services: Services) -> None:
     app = signed_in()
     with embedded_services.uow() as uow:
-        credits.change_balance(uow.session, account_id(app), -100, LedgerKind.ADJUST, "test: spend all")
+        ledger.change_balance(uow.session, account_id(app), -100, LedgerKind.ADJUST, "test: spend all")
         uow.commit()
     app.run()
     assert button(app, "Generate").disabled
@@ -241,10 +242,10 @@ def test_cancel_a_queued_job_returns_its_credits(held_jobs: Services) -> None:
     [job] = job_rows(held_jobs)
     app.button(key=f"gen.cancel.{job.id}").click().run()
     assert not app.exception, app.exception
-    view = generation.get_job(held_jobs, account_id(app), job.id)
+    view = views.get_job(held_jobs, account_id(app), job.id)
     assert view.status is JobStatus.CANCELLED
     assert "Cancelled before it started. Your 2 credits were returned." in [w.value for w in app.warning]
-    assert generation.balance(held_jobs, account_id(app)) == 100
+    assert submissions.balance(held_jobs, account_id(app)) == 100
 
 
 def test_a_finished_job_shows_its_thumbnails_and_links(embedded_services: Services) -> None:
@@ -253,9 +254,9 @@ def test_a_finished_job_shows_its_thumbnails_and_links(embedded_services: Servic
     app.slider(key=key(FLUX_DEV, "num_images")).set_value(2)
     generate(app, "a red fox in the snow")
     [row] = job_rows(embedded_services)
-    wait_for(lambda: generation.get_job(embedded_services, account_id(app), row.id).finished, timeout=30)
+    wait_for(lambda: views.get_job(embedded_services, account_id(app), row.id).finished, timeout=30)
     app.run()
-    job = generation.get_job(embedded_services, account_id(app), row.id)
+    job = views.get_job(embedded_services, account_id(app), row.id)
     assert job.status is JobStatus.SUCCEEDED
     shown = [granted(embedded_services, image.proto.imgs[0].url) for image in app.get("image")]
     thumbs = [granted(embedded_services, image.thumb_url) for image in job.images]
@@ -278,7 +279,7 @@ def test_recall_puts_a_past_request_back_exactly(held_jobs: Services) -> None:
         params={"image_size": {"width": 1152, "height": 896}, "num_images": 2, "seed": 1234,
                 "num_inference_steps": 30, "guidance_scale": 6.5, "expand_prompt": True},
     )  # fmt: skip
-    job = generation.start_generation(held_jobs, account_id(app), past, "recall-me")
+    job = submissions.start_generation(held_jobs, account_id(app), past, "recall-me")
     app.run()
     pick(app, ULTRA)  # somewhere else entirely first
     app.button(key=f"gen.recall.{job.id}").click().run()

@@ -19,14 +19,16 @@ from PIL import Image
 from studio import bootstrap
 from studio.adapters.db.models import CreditLedger, GenerationJob, UsageLog, utcnow
 from studio.adapters.demo import DemoProvider
-from studio.bootstrap import Services
 from studio.domain.accounts import Role
 from studio.domain.credits import FREE_PLAN_CREDITS, LedgerKind
 from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request
 from studio.errors import InsufficientCredits, InvalidInput, InvalidParameters
-from studio.services import credits, dev_accounts, generation, reconciler
-from studio.services.generation import JobView
+from studio.services.accounts import demo
+from studio.services.billing import ledger
+from studio.services.context import Services
+from studio.services.generation import reconciler, submissions, views
+from studio.services.generation.views import JobView
 from tests.conftest import embedded_settings, installed, wait_for
 
 
@@ -40,15 +42,15 @@ def studio(tmp_path: Path) -> Iterator[Services]:
 
 @pytest.fixture
 def user_id(studio: Services) -> uuid.UUID:
-    return dev_accounts.sign_in_demo(studio.uow(), studio.settings, Role.USER).id
+    return demo.sign_in_demo(studio, Role.USER).id
 
 
 def finished(studio: Services, user_id: uuid.UUID, job_id: uuid.UUID) -> JobView:
-    wait_for(lambda: generation.get_job(studio, user_id, job_id).finished, timeout=20)
-    return generation.get_job(studio, user_id, job_id)
+    wait_for(lambda: views.get_job(studio, user_id, job_id).finished, timeout=20)
+    return views.get_job(studio, user_id, job_id)
 
 
-def ledger(studio: Services, user_id: uuid.UUID) -> list[tuple[str, int]]:
+def ledger_rows(studio: Services, user_id: uuid.UUID) -> list[tuple[str, int]]:
     with studio.uow() as uow:
         rows = uow.session.scalars(
             sa.select(CreditLedger).where(CreditLedger.user_id == user_id).order_by(CreditLedger.created_at)
@@ -58,8 +60,8 @@ def ledger(studio: Services, user_id: uuid.UUID) -> list[tuple[str, int]]:
 
 def balanced(studio: Services, user_id: uuid.UUID) -> int:
     with studio.uow() as uow:
-        balance = credits.balance(uow.session, user_id)
-        assert credits.ledger_sum(uow.session, user_id) == balance
+        balance = ledger.balance(uow.session, user_id)
+        assert ledger.ledger_sum(uow.session, user_id) == balance
         return balance
 
 
@@ -77,7 +79,7 @@ def left_behind(services: Services, user_id: uuid.UUID, key: str, **fields: Any)
         )
         uow.session.add(job)
         uow.session.flush()
-        credits.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=job.id)
+        ledger.change_balance(uow.session, user_id, -1, LedgerKind.RESERVE, "test", job_id=job.id)
         uow.commit()
         return job.id
 
@@ -89,7 +91,7 @@ def test_a_generation_runs_end_to_end_and_is_charged_once(
     request = Request(
         "fal-ai/flux/dev", "a lighthouse at dusk", params={"num_images": 2, "image_size": "square"}
     )
-    job = generation.start_generation(studio, user_id, request, "click-1")
+    job = submissions.start_generation(studio, user_id, request, "click-1")
     assert not job.finished  # queued, or already picked up by a job thread
     assert job.credits_reserved == 2
     done = finished(studio, user_id, job.id)
@@ -123,7 +125,7 @@ def test_a_generation_runs_end_to_end_and_is_charged_once(
         thumb = Image.open(io.BytesIO(studio.storage.get(thumbnail)))
         assert thumb.format == "WEBP"
         assert max(thumb.size) == 384
-    assert ledger(studio, user_id) == [("grant", FREE_PLAN_CREDITS), ("reserve", -2), ("settle", 0)]
+    assert ledger_rows(studio, user_id) == [("grant", FREE_PLAN_CREDITS), ("reserve", -2), ("settle", 0)]
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 2
     [line] = [
         record.getMessage() for record in caplog.records if record.getMessage().startswith("job finished")
@@ -149,26 +151,26 @@ def job_row_images(studio: Services, job_id: uuid.UUID) -> list[tuple[str, str]]
 
 def test_the_same_key_twice_is_one_job(studio: Services, user_id: uuid.UUID) -> None:
     request = Request("fal-ai/flux/schnell", "a fox")
-    first = generation.start_generation(studio, user_id, request, "double-click")
-    second = generation.start_generation(studio, user_id, request, "double-click")
+    first = submissions.start_generation(studio, user_id, request, "double-click")
+    second = submissions.start_generation(studio, user_id, request, "double-click")
     assert first.id == second.id
-    assert [kind for kind, _ in ledger(studio, user_id)].count("reserve") == 1
+    assert [kind for kind, _ in ledger_rows(studio, user_id)].count("reserve") == 1
     finished(studio, user_id, first.id)
 
 
 def test_bad_parameters_are_refused_before_anything_is_reserved(studio: Services, user_id: uuid.UUID) -> None:
     with pytest.raises(InvalidParameters, match=r"Steps \(num_inference_steps\) must be between 1 and 12"):
-        generation.start_generation(
+        submissions.start_generation(
             studio, user_id, Request("fal-ai/flux/schnell", "a fox", params={"num_inference_steps": 40}), "k"
         )
     with pytest.raises(InvalidInput, match="not available"):
-        generation.start_generation(studio, user_id, Request("fal-ai/unknown", "a fox"), "k")
-    assert ledger(studio, user_id) == [("grant", FREE_PLAN_CREDITS)]
+        submissions.start_generation(studio, user_id, Request("fal-ai/unknown", "a fox"), "k")
+    assert ledger_rows(studio, user_id) == [("grant", FREE_PLAN_CREDITS)]
 
 
 def test_concurrent_submits_never_overspend(studio: Services, user_id: uuid.UUID) -> None:
     with studio.uow() as uow:
-        credits.change_balance(
+        ledger.change_balance(
             uow.session, user_id, -(FREE_PLAN_CREDITS - 3), LedgerKind.ADJUST, "test: leave 3"
         )
         uow.commit()
@@ -180,7 +182,7 @@ def test_concurrent_submits_never_overspend(studio: Services, user_id: uuid.UUID
         barrier.wait()
         try:
             accepted.append(
-                generation.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "x"), f"k{n}")
+                submissions.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "x"), f"k{n}")
             )
         except InsufficientCredits as err:
             refused.append(err)
@@ -200,28 +202,28 @@ def test_concurrent_submits_never_overspend(studio: Services, user_id: uuid.UUID
 
 def test_cancel_while_running_refunds_and_stops(studio: Services, user_id: uuid.UUID) -> None:
     studio.make_provider = lambda name: DemoProvider(min_seconds=30, max_seconds=30)
-    job = generation.start_generation(studio, user_id, Request("fal-ai/flux/dev", "slow"), "k")
-    wait_for(lambda: generation.get_job(studio, user_id, job.id).status is JobStatus.RUNNING, timeout=10)
-    generation.cancel_job(studio, user_id, job.id)
+    job = submissions.start_generation(studio, user_id, Request("fal-ai/flux/dev", "slow"), "k")
+    wait_for(lambda: views.get_job(studio, user_id, job.id).status is JobStatus.RUNNING, timeout=10)
+    submissions.cancel_job(studio, user_id, job.id)
     done = finished(studio, user_id, job.id)
     assert done.status is JobStatus.CANCELLED
     assert done.images == []
-    assert ledger(studio, user_id)[-2:] == [("reserve", -1), ("refund", 1)]
+    assert ledger_rows(studio, user_id)[-2:] == [("reserve", -1), ("refund", 1)]
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS
     with pytest.raises(InvalidInput, match="already cancelled"):
-        generation.cancel_job(studio, user_id, job.id)
+        submissions.cancel_job(studio, user_id, job.id)
 
 
 def test_nobody_else_can_see_or_cancel_a_job(studio: Services, user_id: uuid.UUID) -> None:
     from studio.errors import NotFound
 
-    admin = dev_accounts.sign_in_demo(studio.uow(), studio.settings, Role.ADMIN)
-    job = generation.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "mine"), "k")
+    admin = demo.sign_in_demo(studio, Role.ADMIN)
+    job = submissions.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "mine"), "k")
     with pytest.raises(NotFound):
-        generation.get_job(studio, admin.id, job.id)
+        views.get_job(studio, admin.id, job.id)
     with pytest.raises(NotFound):
-        generation.cancel_job(studio, admin.id, job.id)
-    assert generation.recent_jobs(studio, admin.id) == []
+        submissions.cancel_job(studio, admin.id, job.id)
+    assert views.recent_jobs(studio, admin.id) == []
     finished(studio, user_id, job.id)
 
 
@@ -229,7 +231,7 @@ def test_a_job_lost_with_a_restart_is_resolved_by_the_reconciler(
     studio: Services, user_id: uuid.UUID
 ) -> None:
     """A demo request does not survive a restart: the re-dispatched job fails honestly and is refunded."""
-    job = generation.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "x"), "k")
+    job = submissions.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "x"), "k")
     finished(studio, user_id, job.id)
     lost = left_behind(  # a second job, as a crashed run left it: running, silent for minutes
         studio,
@@ -253,12 +255,12 @@ def test_a_job_for_an_unconfigured_provider_fails_refunded_and_admins_see_it(
     studio: Services, user_id: uuid.UUID
 ) -> None:
     """A job accepted for fal that a worker without FAL_KEY picks up: a configuration error, not a hang."""
-    from studio.services.generation import _dispatch
-    from studio.services.system import provider_incidents
+    from studio.services.admin.system import provider_incidents
+    from studio.services.generation import lifecycle
 
     studio.make_provider = bootstrap.provider_factory(studio.settings)
     job_id = left_behind(studio, user_id, "fal-job", provider="fal")
-    _dispatch(studio, job_id, 1, 0)
+    lifecycle.queue_attempt(studio, job_id, 1, 0)
     done = finished(studio, user_id, job_id)
     assert done.status is JobStatus.FAILED
     assert done.error_message == "The image service is not configured. An administrator needs to fix this."
@@ -271,7 +273,7 @@ def test_the_reconciler_runs_on_its_own_schedule(tmp_path: Path) -> None:
     """No one calls reconcile(): the pass scheduled at start finds the stuck job and reschedules itself."""
     settings = embedded_settings(tmp_path / "data", reconcile_interval_seconds=1, job_stale_seconds=1)
     with installed(settings) as services:
-        user_id = dev_accounts.sign_in_demo(services.uow(), settings, Role.USER).id
+        user_id = demo.sign_in_demo(services, Role.USER).id
         stuck = left_behind(
             services,
             user_id,
@@ -290,11 +292,11 @@ def test_the_reconciler_runs_on_its_own_schedule(tmp_path: Path) -> None:
 
 def test_a_superseded_attempt_never_ends_the_job(studio: Services, user_id: uuid.UUID) -> None:
     """The reconciler gave the job to attempt 2; a late failure of attempt 1 must not refund or end it."""
-    from studio.services.pipeline import JobRun
+    from studio.services.generation.pipeline import JobRun
 
     job_id = left_behind(studio, user_id, "superseded", status=JobStatus.RUNNING.value, attempts=2)
     JobRun(studio, job_id, 1).fail("unavailable", "attempt 1 gave up")
-    job = generation.get_job(studio, user_id, job_id)
+    job = views.get_job(studio, user_id, job_id)
     assert job.status is JobStatus.RUNNING
     assert balanced(studio, user_id) == FREE_PLAN_CREDITS - 1
     assert JobRun(studio, job_id, 1).claim() is None  # and it cannot claim the job back

@@ -26,14 +26,16 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 
 from studio.adapters.db.models import CreditLedger, GenerationJob, utcnow
-from studio.bootstrap import Services
 from studio.domain.catalogue import BY_ENDPOINT, CATALOGUE, Kind, ModelSpec
 from studio.domain.credits import LedgerKind, price
 from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request, provider_arguments
 from studio.errors import InsufficientCredits
-from studio.services.generation import JobView, cancel_job, get_job, rq_job_id, start_generation
-from studio.services.reconciler import MAX_ATTEMPTS, reconcile
+from studio.services.context import Services
+from studio.services.dispatch import generation_queue_id as rq_job_id
+from studio.services.generation.reconciler import MAX_ATTEMPTS, reconcile
+from studio.services.generation.submissions import cancel_job, start_generation
+from studio.services.generation.views import JobView, get_job
 from tests.conftest import wait_for
 from tests.fal_server import FakeFal, Submitted
 from tests.stack import (
@@ -45,7 +47,7 @@ from tests.stack import (
     assert_succeeded,
     job_ledger,
     job_row,
-    ledger,
+    ledger_rows,
     new_account,
     update_job,
     wait_finished,
@@ -253,7 +255,7 @@ def test_a_422_from_the_model_fails_the_job_with_its_message_and_refunds(
         assert done.images == []
         job = assert_refunded(services, view.id, JobStatus.FAILED)
         assert job.error_code == "invalid"
-        assert ledger(services, user) == [("grant", 10), ("reserve", -1), ("refund", 1)]
+        assert ledger_rows(services, user) == [("grant", 10), ("reserve", -1), ("refund", 1)]
         assert_balanced(services, user, 10)
 
 
@@ -461,7 +463,7 @@ def test_twenty_concurrent_submits_on_five_credits_accept_exactly_five(
             assert "This uses 1 credit and you have 0" in str(error)
             assert (error.needed, error.available) == (1, 0)
         assert_balanced(services, user, 0)
-        assert [kind for kind, _ in ledger(services, user)] == ["grant"] + ["reserve"] * 5
+        assert [kind for kind, _ in ledger_rows(services, user)] == ["grant"] + ["reserve"] * 5
         assert len(Queue(config.queue, connection=redis_conn).job_ids) == 5
         for view in accepted:
             cancel_job(services, user, view.id)  # leave no job queued forever in the shared database

@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio.adapters.queue import InProcessQueue
-from studio.bootstrap import Services
 from studio.errors import QueueError
+from studio.services.context import Services
 from tests import queue_jobs
 from tests.conftest import ROOT, wait_for
 

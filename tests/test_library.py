@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from studio.bootstrap import Services
 from studio.domain.library import Aspect, Cursor, GalleryFilter, Sort
 from studio.errors import InvalidInput
-from studio.services import curation, library, projects
+from studio.services.context import Services
+from studio.services.library import curation, gallery, projects, trash
 from tests.fakes import FakeQueue
 from tests.library_data import add_image, minutes, new_user
 
@@ -86,7 +86,6 @@ def seeded(backend: Services) -> tuple[Services, uuid.UUID, uuid.UUID, list[Row]
         rows.append(row)
     trashed = add_image(backend, alice, prompt="red lighthouse", created_at=minutes(100))
     curation_ids = [trashed]
-    from studio.services import trash
 
     trash.move_to_trash(backend, alice, curation_ids)
     for i in range(5):
@@ -114,16 +113,16 @@ def walk(services: Services, owner: uuid.UUID, chosen: GalleryFilter, sort: Sort
     pages: list[list[uuid.UUID]] = []
     cursor = None
     while True:
-        page = library.gallery_page(services, owner, chosen, sort, cursor, page_size=24)
+        page = gallery.gallery_page(services, owner, chosen, sort, cursor, page_size=24)
         pages.append([item.id for item in page.items])
         seen += pages[-1]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
     # and back again from the last page
-    back = library.gallery_page(services, owner, chosen, sort, cursor, page_size=24) if cursor else None
+    back = gallery.gallery_page(services, owner, chosen, sort, cursor, page_size=24) if cursor else None
     if back is not None and len(pages) > 1:
-        previous = library.gallery_page(services, owner, chosen, sort, back.prev_cursor, page_size=24)
+        previous = gallery.gallery_page(services, owner, chosen, sort, back.prev_cursor, page_size=24)
         assert [item.id for item in previous.items] == pages[-2]
         assert previous.prev_cursor is None or len(pages) > 2
     return seen
@@ -190,13 +189,12 @@ def test_pages_never_skip_or_repeat_while_new_images_arrive(
     services, alice, _, rows = seeded
     for sort in (Sort.NEWEST, Sort.OLDEST, Sort.RATING, Sort.MODEL):
         before = expected(rows, lambda r: True, sort)
-        first = library.gallery_page(services, alice, GalleryFilter(), sort, page_size=24)
+        first = gallery.gallery_page(services, alice, GalleryFilter(), sort, page_size=24)
         arrived = [add_image(services, alice, prompt="new", created_at=minutes(500 + i)) for i in range(3)]
-        second = library.gallery_page(services, alice, GalleryFilter(), sort, first.next_cursor, page_size=24)
+        second = gallery.gallery_page(services, alice, GalleryFilter(), sort, first.next_cursor, page_size=24)
         shown = [item.id for item in first.items + second.items]
         fresh = set(arrived)
         assert [i for i in shown if i not in fresh] == before, sort  # nothing skipped or repeated
-        from studio.services import trash
 
         trash.move_to_trash(services, alice, arrived)
 
@@ -204,11 +202,11 @@ def test_pages_never_skip_or_repeat_while_new_images_arrive(
 def test_the_gallery_is_scoped_to_its_owner(seeded: tuple[Services, uuid.UUID, uuid.UUID, list[Row]]) -> None:
     services, alice, project, _ = seeded
     mallory = new_user(services, "mallory")
-    assert library.gallery_page(services, mallory).items == []
-    assert library.gallery_page(services, mallory, GalleryFilter(project_id=project)).items == []
-    assert library.gallery_page(services, mallory, GalleryFilter(search="red lighthouse")).items == []
-    page = library.gallery_page(services, alice)
-    stolen = library.gallery_page(services, mallory, cursor=page.next_cursor)  # a cursor is no key
+    assert gallery.gallery_page(services, mallory).items == []
+    assert gallery.gallery_page(services, mallory, GalleryFilter(project_id=project)).items == []
+    assert gallery.gallery_page(services, mallory, GalleryFilter(search="red lighthouse")).items == []
+    page = gallery.gallery_page(services, alice)
+    stolen = gallery.gallery_page(services, mallory, cursor=page.next_cursor)  # a cursor is no key
     assert stolen.items == []
 
 
@@ -216,9 +214,9 @@ def test_a_bad_cursor_or_page_size_is_refused(backend: Services) -> None:
     owner = new_user(backend, "carol")
     for cursor in ("garbage", Cursor((1, 2)).encode(), Cursor(("x", "y")).encode()):
         with pytest.raises(InvalidInput):
-            library.gallery_page(backend, owner, cursor=cursor)
+            gallery.gallery_page(backend, owner, cursor=cursor)
     with pytest.raises(InvalidInput):
-        library.gallery_page(backend, owner, page_size=1000)
+        gallery.gallery_page(backend, owner, page_size=1000)
 
 
 def test_storage_used_counts_the_owners_bytes_trash_included(backend: Services) -> None:
@@ -226,8 +224,7 @@ def test_storage_used_counts_the_owners_bytes_trash_included(backend: Services) 
     add_image(backend, alice, byte_size=1_000)
     thrown = add_image(backend, alice, byte_size=2_500)
     add_image(backend, bob, byte_size=9_999)
-    from studio.services import trash
 
     trash.move_to_trash(backend, alice, [thrown])
-    assert library.storage_used(backend, alice) == 3_500
-    assert library.storage_used(backend, new_user(backend, "dan")) == 0
+    assert gallery.storage_used(backend, alice) == 3_500
+    assert gallery.storage_used(backend, new_user(backend, "dan")) == 0

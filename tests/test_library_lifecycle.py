@@ -22,11 +22,12 @@ from PIL import Image as PILImage
 
 from studio.adapters.db.models import Image, ShareLink, utcnow
 from studio.adapters.storage import LocalStorage
-from studio.bootstrap import Services
 from studio.domain.sharing import ShareOptions, ShareTarget
-from studio.errors import InvalidInput, NotFound, TooManyAttempts, WrongCredentials
-from studio.services import curation, details, downloads, library, projects, sharing, trash
-from studio.services.sharing import PasswordRequired
+from studio.errors import InvalidInput, NotFound, PasswordRequired, TooManyAttempts, WrongCredentials
+from studio.services.accounts import demo
+from studio.services.context import Services
+from studio.services.generation import submissions
+from studio.services.library import curation, details, downloads, gallery, projects, sharing, trash
 from tests.fakes import FakeQueue
 from tests.library_data import add_image, new_user, picture
 
@@ -59,11 +60,11 @@ def test_trash_lifecycle(backend: Services) -> None:
     with pytest.raises(NotFound):
         trash.move_to_trash(backend, bob, [thrown])  # not Bob's
     assert trash.move_to_trash(backend, alice, [thrown]) == 1
-    assert [item.id for item in library.gallery_page(backend, alice).items] == [kept]
+    assert [item.id for item in gallery.gallery_page(backend, alice).items] == [kept]
     assert [item.id for item in trash.trashed(backend, alice)] == [thrown]
     assert trash.trashed(backend, bob) == []
     assert trash.restore(backend, alice, [thrown]) == 1
-    assert {item.id for item in library.gallery_page(backend, alice).items} == {kept, thrown}
+    assert {item.id for item in gallery.gallery_page(backend, alice).items} == {kept, thrown}
 
     trash.move_to_trash(backend, alice, [thrown])
     with backend.uow() as uow:
@@ -90,7 +91,7 @@ def test_the_trash_is_purged_after_the_retention_days(backend: Services) -> None
     with time_machine.travel(utcnow() + timedelta(days=backend.settings.trash_retention_days + 1)):
         assert trash.purge_expired(backend) == 1
     assert [item.id for item in trash.trashed(backend, alice)] == [recent]
-    assert [item.id for item in library.gallery_page(backend, alice).items] == [live]
+    assert [item.id for item in gallery.gallery_page(backend, alice).items] == [live]
 
 
 def test_share_lifecycle(backend: Services) -> None:
@@ -286,7 +287,7 @@ def test_near_identical_images_are_found_as_duplicates(backend: Services) -> Non
     from studio.domain.library import GalleryFilter
 
     duplicates = {
-        item.id for item in library.gallery_page(backend, alice, GalleryFilter(duplicates=True)).items
+        item.id for item in gallery.gallery_page(backend, alice, GalleryFilter(duplicates=True)).items
     }
     assert {original, near} <= duplicates
     assert other not in duplicates
@@ -295,20 +296,19 @@ def test_near_identical_images_are_found_as_duplicates(backend: Services) -> Non
 def test_generating_into_a_project(embedded_services: Services) -> None:
     from studio.domain.accounts import Role
     from studio.domain.parameters import Request
-    from studio.services import dev_accounts, generation
 
     services = dataclasses.replace(embedded_services, queue=FakeQueue())
-    alice = dev_accounts.sign_in_demo(services.uow(), services.settings, Role.USER).id  # with credits
+    alice = demo.sign_in_demo(services, Role.USER).id  # with credits
     bob = new_user(services, "bob")
     project = projects.create_project(services, alice, "Coast")
     request = Request("fal-ai/flux/dev", "a cliff")
     with pytest.raises(NotFound):
-        generation.start_generation(services, bob, request, "bob-into-alice", project_id=project)
+        submissions.start_generation(services, bob, request, "bob-into-alice", project_id=project)
     projects.archive_project(services, alice, project, True)
     with pytest.raises(NotFound):
-        generation.start_generation(services, alice, request, "into-archived", project_id=project)
+        submissions.start_generation(services, alice, request, "into-archived", project_id=project)
     projects.archive_project(services, alice, project, False)
-    job = generation.start_generation(services, alice, request, "into-project", project_id=project)
+    job = submissions.start_generation(services, alice, request, "into-project", project_id=project)
     with services.uow() as uow:
         from studio.adapters.db.models import GenerationJob
 

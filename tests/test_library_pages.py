@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from studio.bootstrap import Services
 from studio.domain.sharing import ShareOptions, ShareTarget
-from studio.services import curation, details, library, projects, sharing, trash
-from studio.ui import gallery
+from studio.services.context import Services
+from studio.services.library import curation, details, projects, sharing, trash
+from studio.services.library import gallery as library
+from studio.ui.library import gallery
 from tests.apptest_tiles import click_tile, shown, tile_data, tile_urls
 from tests.library_data import T0, add_image, minutes, new_user
 from tests.test_app_pages import _navigation_only, home, sign_in_as, titles  # noqa: F401

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from studio import logs
-from studio.bootstrap import Services
+from studio.services.context import Services
 from studio.web import routes
 
 

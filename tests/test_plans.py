@@ -15,12 +15,12 @@ import sqlalchemy as sa
 import time_machine
 
 from studio.adapters.db.models import CreditLedger, Subscription, User
-from studio.bootstrap import Services
 from studio.domain.catalogue import CATALOGUE
 from studio.domain.credits import LedgerKind
 from studio.domain.plans import PLANS, PlanSpec, add_months, full_use_cost_micros, margin
 from studio.errors import InsufficientCredits
-from studio.services import credits, plans
+from studio.services.billing import ledger, plans
+from studio.services.context import Services
 from tests.conftest import ROOT, embedded_settings, installed
 
 
@@ -28,7 +28,7 @@ from tests.conftest import ROOT, embedded_settings, installed
 def studio(tmp_path: Path) -> Iterator[Services]:
     with installed(embedded_settings(tmp_path / "data"), start=False) as services:
         services.database.migrate()
-        plans.sync_plans(services.uow())
+        plans.sync_plans(services)
         yield services
 
 
@@ -41,7 +41,7 @@ def new_user(services: Services, name: str = "ada") -> uuid.UUID:
         return user.id
 
 
-def ledger(services: Services, user_id: uuid.UUID) -> Counter[tuple[str, int]]:
+def ledger_rows(services: Services, user_id: uuid.UUID) -> Counter[tuple[str, int]]:
     """The account's ledger rows as (kind, delta), counted (time stands still in these tests, so rows
     written in one transaction share their timestamp and have no order)."""
     with services.uow() as uow:
@@ -62,13 +62,13 @@ def cycle_end(services: Services, user_id: uuid.UUID) -> datetime:
 
 def spend(services: Services, user_id: uuid.UUID, amount: int) -> None:
     with services.uow() as uow:
-        credits.change_balance(uow.session, user_id, -amount, LedgerKind.RESERVE, "test spend")
+        ledger.change_balance(uow.session, user_id, -amount, LedgerKind.RESERVE, "test spend")
         uow.commit()
 
 
 def balance(services: Services, user_id: uuid.UUID) -> tuple[int, int]:
     with services.uow() as uow:
-        return credits.balance(uow.session, user_id), credits.ledger_sum(uow.session, user_id)
+        return ledger.balance(uow.session, user_id), ledger.ledger_sum(uow.session, user_id)
 
 
 @pytest.mark.parametrize("plan", [plan for plan in PLANS if not plan.is_free], ids=lambda p: p.code)
@@ -118,7 +118,7 @@ def test_a_free_cycle_renews_at_its_end_expiring_what_was_left(studio: Services)
         clock.move_to(datetime(2027, 2, 28, 9, 0, tzinfo=UTC))
         assert plans.renew_if_due(studio, user_id)
         assert not plans.renew_if_due(studio, user_id)  # once
-        assert ledger(studio, user_id) == Counter(
+        assert ledger_rows(studio, user_id) == Counter(
             {("grant", 100): 2, ("reserve", -30): 1, ("expire", -70): 1}
         )
         assert balance(studio, user_id) == (100, 100)
@@ -130,7 +130,7 @@ def test_months_without_a_visit_renew_once_into_the_current_cycle(studio: Servic
         user_id = new_user(studio)
         clock.move_to(datetime(2027, 5, 20, tzinfo=UTC))
         assert plans.renew_if_due(studio, user_id)
-        assert ledger(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
+        assert ledger_rows(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
         assert cycle_end(studio, user_id) == datetime(2027, 6, 10, tzinfo=UTC)
 
 
@@ -142,8 +142,8 @@ def test_the_scheduled_pass_renews_every_due_cycle_and_nothing_else(studio: Serv
         clock.move_to(datetime(2027, 4, 2, tzinfo=UTC))
         assert plans.renew_due(studio) == 1
         assert plans.renew_due(studio) == 0
-        assert ledger(studio, early) == Counter({("grant", 100): 2, ("expire", -100): 1})
-        assert ledger(studio, late) == Counter({("grant", 100): 1})
+        assert ledger_rows(studio, early) == Counter({("grant", 100): 2, ("expire", -100): 1})
+        assert ledger_rows(studio, late) == Counter({("grant", 100): 1})
 
 
 def test_concurrent_renewals_grant_once(studio: Services) -> None:
@@ -160,7 +160,7 @@ def test_concurrent_renewals_grant_once(studio: Services) -> None:
         for thread in threads:
             thread.join()
         assert results.count(True) == 1
-        assert ledger(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
+        assert ledger_rows(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
 
 
 def test_a_hundred_parallel_reservations_on_thirty_credits(postgres_services: Services) -> None:
@@ -194,7 +194,7 @@ def postgres_services(tmp_path: Path, postgres_url: str) -> Iterator[Services]:
     settings = embedded_settings(tmp_path / "data", database_url=postgres_url, secret_key="s" * 48)
     with installed(settings, start=False) as services:
         services.database.migrate()
-        plans.sync_plans(services.uow())
+        plans.sync_plans(services)
         yield services
 
 
@@ -202,7 +202,7 @@ def test_plans_are_seeded_once_and_keep_what_admins_changed(studio: Services) ->
     with studio.uow() as uow:
         uow.session.execute(sa.text("UPDATE plans SET monthly_credits = 350 WHERE code = 'starter'"))
         uow.commit()
-    plans.sync_plans(studio.uow())
+    plans.sync_plans(studio)
     with studio.uow() as uow:
         found = uow.session.execute(sa.text("SELECT code, monthly_credits FROM plans"))
         rows = {str(code): int(amount) for code, amount in found}
@@ -211,6 +211,7 @@ def test_plans_are_seeded_once_and_keep_what_admins_changed(studio: Services) ->
 
 def test_the_hourly_job_renews_due_cycles_and_queues_the_next_pass(studio: Services) -> None:
     from studio import jobs
+    from studio.services import dispatch
     from tests.fakes import FakeQueue
 
     queue = FakeQueue()
@@ -219,8 +220,8 @@ def test_the_hourly_job_renews_due_cycles_and_queues_the_next_pass(studio: Servi
         user_id = new_user(studio)
         clock.move_to(datetime(2027, 7, 1, 10, 30, tzinfo=UTC))
         jobs.renew_plans()
-        assert ledger(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
-        slot = int(datetime(2027, 7, 1, 11, 0, tzinfo=UTC).timestamp()) // jobs.RENEW_INTERVAL_SECONDS
+        assert ledger_rows(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
+        slot = int(datetime(2027, 7, 1, 11, 0, tzinfo=UTC).timestamp()) // dispatch.RENEW_INTERVAL_SECONDS
         assert [(job["id"], job["func"], job["queue"]) for job in queue.jobs] == [
             (f"renew-plans-{slot}", "studio.jobs.renew_plans", "low")
         ]

@@ -18,9 +18,9 @@ from studio import jobs
 from studio.adapters.db import Database, migrate
 from studio.adapters.db.engine import create_engine
 from studio.adapters.db.models import DailyRollup, DailyStat, UsageLog, User
-from studio.bootstrap import Services
 from studio.domain.analytics import DateRange
-from studio.services import analytics, rollups
+from studio.services.analytics import admin_analytics, rollups
+from studio.services.context import Services
 from tests import test_admin_services
 from tests.admin_seed import DEV, ULTRA, Seeded, at, seed
 from tests.conftest import embedded_settings, installed, rolled_back, scratch_postgres
@@ -68,8 +68,8 @@ def ranges(seeded: Seeded) -> list[DateRange]:
     ]
 
 
-def figures(services: Services, boss: uuid.UUID, seeded: Seeded) -> list[analytics.AdminAnalytics]:
-    return [analytics.admin_analytics(services, boss, days) for days in ranges(seeded)]
+def figures(services: Services, boss: uuid.UUID, seeded: Seeded) -> list[admin_analytics.AdminAnalytics]:
+    return [admin_analytics.admin_analytics(services, boss, days) for days in ranges(seeded)]
 
 
 def rolled_up(services: Services) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -120,7 +120,7 @@ def test_the_roll_up_gives_the_live_figures(studio: Services, boss: uuid.UUID) -
     ]
     assert sum(stat[4] for stat in stats) == 6  # the six finished jobs, in the columns' order: jobs 5th
     assert figures(studio, boss, seeded) == live
-    found = analytics.admin_analytics(studio, boss, DateRange(seeded.d1, seeded.d3))
+    found = admin_analytics.admin_analytics(studio, boss, DateRange(seeded.d1, seeded.d3))
     assert (found.jobs, found.credits, found.cost_micros, found.active_users) == (5, 10, 160_000, 2)
     by_plan = {p.plan: (p.jobs, p.credits, p.cost_micros, p.revenue_cents) for p in found.per_plan}
     assert by_plan == {"pro": (3, 8, 110_000, 2900), "free": (2, 2, 50_000, 0), "no plan": (0, 0, 0, 1900)}
@@ -148,7 +148,7 @@ def test_a_job_finishing_after_its_day_was_rolled_up_counts_after_the_next_pass(
     d2 = seeded.d1 + timedelta(days=1)
     finish_late(studio, seeded.alice, at(d2, 23))  # yesterday, committed after the pass
     finish_late(studio, seeded.bob, at(seeded.d1, 22))  # an older day: its count no longer matches
-    rolled = analytics.admin_analytics(studio, boss, DateRange(seeded.d1, seeded.d3))
+    rolled = admin_analytics.admin_analytics(studio, boss, DateRange(seeded.d1, seeded.d3))
     assert rolled.jobs == 5  # the summed days, as they were summed
     assert rollups.roll_up(studio) == [seeded.d1, d2]
     live = rollups_cleared(studio, boss, seeded)
@@ -158,7 +158,9 @@ def test_a_job_finishing_after_its_day_was_rolled_up_counts_after_the_next_pass(
     assert [(d.jobs, d.active_users) for d in after[0].per_day] == [(3, 2), (4, 2), (0, 0)]
 
 
-def rollups_cleared(services: Services, boss: uuid.UUID, seeded: Seeded) -> list[analytics.AdminAnalytics]:
+def rollups_cleared(
+    services: Services, boss: uuid.UUID, seeded: Seeded
+) -> list[admin_analytics.AdminAnalytics]:
     """The figures computed live only: the roll-ups are set aside for the call, then put back."""
     summed_days, stats = rolled_up(services)
     with services.uow() as uow:
@@ -213,5 +215,5 @@ def test_a_day_whose_jobs_are_gone_is_summed_again(studio: Services, boss: uuid.
         uow.session.execute(sa.delete(UsageLog).where(UsageLog.created_at < at(first + timedelta(days=1), 0)))
         uow.commit()
     assert rollups.roll_up(studio) == [first, seeded.d3 - timedelta(days=1)]
-    wide = analytics.admin_analytics(studio, boss, DateRange.last_days(45, seeded.d3))
+    wide = admin_analytics.admin_analytics(studio, boss, DateRange.last_days(45, seeded.d3))
     assert (wide.jobs, wide.credits, wide.per_day[45 - 41].jobs) == (5, 10, 0)

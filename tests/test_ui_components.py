@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.ui.components import ago, escape, excerpt, mode_summary
+from studio.ui.shell.components import ago, escape, excerpt, mode_summary
 from tests.conftest import embedded_settings
 
 

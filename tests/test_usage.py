@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from studio.adapters.db.models import GenerationJob, User
 from studio.adapters.mail import OutboxMailer
-from studio.bootstrap import Services
 from studio.domain.credits import LedgerKind
-from studio.services import credits, plans, usage
+from studio.services.billing import ledger, plans, usage
+from studio.services.context import Services
 from tests.conftest import embedded_settings, installed, wait_for
 from tests.test_app_pages import _navigation_only, home, titles  # noqa: F401 (a fixture)
 from tests.test_plans import new_user
@@ -28,7 +28,7 @@ START = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)
 def studio(tmp_path: Path) -> Iterator[Services]:
     with installed(embedded_settings(tmp_path / "data"), start=False) as services:
         services.database.migrate()
-        plans.sync_plans(services.uow())
+        plans.sync_plans(services)
         yield services
 
 
@@ -42,9 +42,9 @@ def charge(services: Services, user_id: uuid.UUID, model: str, held: int, refund
         )  # fmt: skip
         uow.session.add(job)
         uow.session.flush()
-        credits.change_balance(uow.session, user_id, -held, LedgerKind.RESERVE, "held", job_id=job.id)
+        ledger.change_balance(uow.session, user_id, -held, LedgerKind.RESERVE, "held", job_id=job.id)
         if refunded:
-            credits.change_balance(uow.session, user_id, refunded, LedgerKind.REFUND, "back", job_id=job.id)
+            ledger.change_balance(uow.session, user_id, refunded, LedgerKind.REFUND, "back", job_id=job.id)
         uow.commit()
 
 

@@ -18,8 +18,8 @@ from streamlit.web.server.starlette import starlette_server
 
 from studio import bootstrap
 from studio.adapters.storage import LocalStorage, S3Storage
-from studio.bootstrap import Services
-from studio.services.health import check_health
+from studio.services.admin.health import check_health
+from studio.services.context import Services
 from studio.settings import Settings
 from studio.web import routes, tcp
 from studio.web.files import INLINE_BYTES

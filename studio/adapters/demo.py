@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from studio.adapters.provider import ProviderStatus, decode_data_uri
 from studio.domain.catalogue import BY_ENDPOINT
 from studio.domain.parameters import output_size
-from studio.errors import ProviderError
+from studio.errors import ProviderError, ProviderFailure
 
 QUEUE_SECONDS = 0.3
 KEEP_SECONDS = 3600  # like a provider's request history: long enough to fetch, then forgotten
@@ -89,7 +89,7 @@ class DemoProvider:
 
     def submit(self, endpoint_id: str, arguments: dict[str, Any]) -> str:
         if endpoint_id not in BY_ENDPOINT:
-            raise ProviderError(f"the demo provider does not know {endpoint_id}", code="failed")
+            raise ProviderError(f"the demo provider does not know {endpoint_id}", code=ProviderFailure.FAILED)
         request_id = f"demo-{uuid.uuid4()}"
         spread = self.max_seconds - self.min_seconds
         duration = (
@@ -110,7 +110,7 @@ class DemoProvider:
         if request is None:
             raise ProviderError(
                 "the demo request is gone (the app restarted while it ran); please generate again",
-                code="failed",
+                code=ProviderFailure.FAILED,
             )
         return request
 
@@ -131,7 +131,7 @@ class DemoProvider:
     def result(self, endpoint_id: str, request_id: str) -> dict[str, Any]:
         request = self._get(request_id)
         if request.cancelled:
-            raise ProviderError("the request was cancelled", code="failed")
+            raise ProviderError("the request was cancelled", code=ProviderFailure.FAILED)
         arguments = request.arguments
         spec = BY_ENDPOINT[request.endpoint_id]
         width, height = output_size(spec, arguments)

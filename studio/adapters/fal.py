@@ -15,7 +15,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from studio.adapters.provider import ProviderStatus, download
-from studio.errors import ProviderError
+from studio.errors import ProviderError, ProviderFailure
 
 if TYPE_CHECKING:
     import fal_client
@@ -44,15 +44,19 @@ def _detail_message(detail: Any) -> str:
 def http_error(status: int, detail: Any, error_type: str | None = None) -> ProviderError:
     """An HTTP error answer of fal as a ProviderError code (see studio.adapters.provider)."""
     if status == 422:
-        return ProviderError(_detail_message(detail), code="invalid")
+        return ProviderError(_detail_message(detail), code=ProviderFailure.INVALID)
     if status in (401, 403):
-        return ProviderError(f"fal refused the API key (HTTP {status}): check FAL_KEY", code="auth")
+        return ProviderError(
+            f"fal refused the API key (HTTP {status}): check FAL_KEY", code=ProviderFailure.AUTH
+        )
     if status in _TRANSIENT_STATUS:
         kind = error_type or "unavailable"
         return ProviderError(
-            f"fal is unavailable (HTTP {status}, {kind})", code="unavailable", retryable=True
+            f"fal is unavailable (HTTP {status}, {kind})", code=ProviderFailure.UNAVAILABLE, retryable=True
         )
-    return ProviderError(f"fal failed (HTTP {status}): {_detail_message(detail)}", code="failed")
+    return ProviderError(
+        f"fal failed (HTTP {status}): {_detail_message(detail)}", code=ProviderFailure.FAILED
+    )
 
 
 def map_error(err: Exception) -> ProviderError:
@@ -62,10 +66,14 @@ def map_error(err: Exception) -> ProviderError:
     if isinstance(err, fal_client.client.FalClientHTTPError):
         return http_error(err.status_code, err.message, err.error_type)
     if isinstance(err, httpx.TransportError | TimeoutError):
-        return ProviderError(f"fal could not be reached: {err}", code="unavailable", retryable=True)
+        return ProviderError(
+            f"fal could not be reached: {err}", code=ProviderFailure.UNAVAILABLE, retryable=True
+        )
     if isinstance(err, ValueError | KeyError | TypeError):
-        return ProviderError(f"fal answered with something unexpected: {err!r}", code="bad_output")
-    return ProviderError(f"fal failed: {err!r}", code="failed")
+        return ProviderError(
+            f"fal answered with something unexpected: {err!r}", code=ProviderFailure.BAD_OUTPUT
+        )
+    return ProviderError(f"fal failed: {err!r}", code=ProviderFailure.FAILED)
 
 
 class FalProvider:
@@ -145,7 +153,9 @@ class FalProvider:
                 error_type = body.get("error_type") if isinstance(body, dict) else None
                 raise http_error(response.status_code, detail, error_type)
             if not isinstance(body, dict):
-                raise ProviderError("fal returned a result that is not a JSON object", code="bad_output")
+                raise ProviderError(
+                    "fal returned a result that is not a JSON object", code=ProviderFailure.BAD_OUTPUT
+                )
             return body
 
         return self._retrying(fetch)

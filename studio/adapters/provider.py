@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from studio.errors import ProviderError
+from studio.errors import ProviderError, ProviderFailure
 
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 _DATA_URI = re.compile(
@@ -60,11 +60,13 @@ class Provider(Protocol):
 def decode_data_uri(url: str) -> tuple[bytes, str]:
     match = _DATA_URI.match(url)
     if match is None:
-        raise ProviderError("the provider returned an unreadable data URI", code="bad_output")
+        raise ProviderError("the provider returned an unreadable data URI", code=ProviderFailure.BAD_OUTPUT)
     try:
         data = base64.b64decode(match["data"], validate=True)
     except (binascii.Error, ValueError):
-        raise ProviderError("the provider returned an unreadable data URI", code="bad_output") from None
+        raise ProviderError(
+            "the provider returned an unreadable data URI", code=ProviderFailure.BAD_OUTPUT
+        ) from None
     return data, match["type"] or "application/octet-stream"
 
 
@@ -74,30 +76,32 @@ def download(client: httpx.Client, url: str) -> tuple[bytes, str]:
         return decode_data_uri(url)
     if not url.startswith("https://"):
         raise ProviderError(
-            f"the provider returned an output URL that is not https: {url[:80]}", code="bad_output"
+            f"the provider returned an output URL that is not https: {url[:80]}",
+            code=ProviderFailure.BAD_OUTPUT,
         )
     try:
         with client.stream("GET", url) as response:
             if response.status_code >= 500 or response.status_code == 429:
                 raise ProviderError(
                     f"downloading an output failed with HTTP {response.status_code}",
-                    code="unavailable",
+                    code=ProviderFailure.UNAVAILABLE,
                     retryable=True,
                 )
             if response.status_code != 200:
                 raise ProviderError(
-                    f"downloading an output failed with HTTP {response.status_code}", code="bad_output"
+                    f"downloading an output failed with HTTP {response.status_code}",
+                    code=ProviderFailure.BAD_OUTPUT,
                 )
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > MAX_OUTPUT_BYTES:
-                    raise ProviderError("an output is larger than 64 MB", code="bad_output")
+                    raise ProviderError("an output is larger than 64 MB", code=ProviderFailure.BAD_OUTPUT)
                 chunks.append(chunk)
             content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
             return b"".join(chunks), content_type
     except httpx.TransportError as err:
         raise ProviderError(
-            f"downloading an output failed: {err}", code="unavailable", retryable=True
+            f"downloading an output failed: {err}", code=ProviderFailure.UNAVAILABLE, retryable=True
         ) from err

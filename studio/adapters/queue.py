@@ -1,7 +1,8 @@
 """Job queues: RQ on Redis in production, threads in the app process in embedded mode.
 
 Both run the same job functions: importable module-level functions that take ids (JSON values), never
-objects. A job id given to `enqueue` is accepted once while that job is queued, scheduled or running.
+objects, named by their dotted path (services name them as strings: `studio.services.dispatch`). A job id
+given to `enqueue` is accepted once while that job is queued, scheduled or running.
 
 The in-process runner writes each job to a file under its state directory before it runs and removes the
 file when it has run, so jobs outlive the browser session that asked for them, and a restart re-dispatches
@@ -38,8 +39,11 @@ from studio.errors import QueueError
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., object]
+#: A job function's dotted path ("studio.jobs.run_generation"), or the function itself.
+Job = str | JobFunction
 DEFAULT_QUEUE = "default"
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class JobQueue(Protocol):
 
     def enqueue(
         self,
-        func: JobFunction,
+        func: Job,
         *args: Any,
         job_id: str | None = None,
         queue: str = DEFAULT_QUEUE,
@@ -89,8 +93,12 @@ class JobQueue(Protocol):
     def stop(self) -> None: ...
 
 
-def function_path(func: JobFunction) -> str:
+def function_path(func: Job) -> str:
     """The dotted path a worker imports the job function from."""
+    if isinstance(func, str):
+        if not _DOTTED.match(func):
+            raise QueueError(f"{func!r} is not the dotted path of a module-level function")
+        return func
     qualname = getattr(func, "__qualname__", "")
     if "<" in qualname or "." in qualname or not getattr(func, "__module__", None):
         raise QueueError(f"{func!r} is not an importable module-level function")
@@ -103,7 +111,8 @@ def resolve_function(path: str) -> JobFunction:
     return func
 
 
-def _check_job(func: JobFunction, args: tuple[Any, ...], job_id: str | None, queue: str) -> str:
+def check_job(func: Job, args: tuple[Any, ...], job_id: str | None, queue: str) -> str:
+    """The job's dotted path, once its id, arguments and queue are acceptable (QueueError otherwise)."""
     if job_id is not None and not _JOB_ID.match(job_id):
         raise QueueError(f"invalid job id {job_id!r}")
     try:
@@ -143,13 +152,13 @@ class RQQueue:
 
     def enqueue(
         self,
-        func: JobFunction,
+        func: Job,
         *args: Any,
         job_id: str | None = None,
         queue: str = DEFAULT_QUEUE,
         delay: timedelta | None = None,
     ) -> str:
-        path = _check_job(func, args, job_id, queue)
+        path = check_job(func, args, job_id, queue)
         rq_queue = self._queue(queue)
         unique = job_id is not None
         try:
@@ -305,13 +314,13 @@ class InProcessQueue:
 
     def enqueue(
         self,
-        func: JobFunction,
+        func: Job,
         *args: Any,
         job_id: str | None = None,
         queue: str = DEFAULT_QUEUE,
         delay: timedelta | None = None,
     ) -> str:
-        path = _check_job(func, args, job_id, queue)
+        path = check_job(func, args, job_id, queue)
         job_id = job_id or uuid.uuid4().hex
         due = time.time() + (delay.total_seconds() if delay else 0.0)
         record = {"id": job_id, "func": path, "args": list(args), "queue": queue, "due": due}

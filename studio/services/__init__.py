@@ -1,1 +1,2 @@
-"""Use cases: one function each; the service owns the transaction."""
+"""Use cases: one function each, taking `services` first; the service owns the transaction. Grouped by the
+context they serve, over a shared set below the contexts: context, dispatch, audit, mails, passwords, urls."""

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from studio.adapters.mail import Email
 from studio.domain.accounts import Account, TokenPurpose
 from studio.errors import MailError, QueueError
+from studio.services import dispatch
+from studio.services.context import Services
 from studio.settings import Settings
-
-if TYPE_CHECKING:
-    from studio.bootstrap import Services
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +91,10 @@ def password_changed(settings: Settings, account: Account) -> Email:
 def send(services: Services, email: Email) -> None:
     """Queue the mail; if the queue refuses it, try the mailer directly. Never raises: the caller's change
     is already committed and the person can ask for the mail again."""
-    from studio import jobs
-
-    queue = "high" if "high" in services.settings.queue_names else services.settings.queue_names[0]
     try:
-        services.queue.enqueue(jobs.send_mail, email.to, email.subject, email.text, queue=queue)
+        dispatch.enqueue(
+            services, dispatch.SEND_MAIL, email.to, email.subject, email.text, priority=dispatch.URGENT
+        )
         return
     except QueueError:
         log.exception("could not queue a mail; sending it directly")

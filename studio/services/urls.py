@@ -4,13 +4,13 @@ A new signature on every rerun would change each thumbnail's `src`, so the brows
 again and every rerun would send new deltas. The cache hands back the same URL for a storage key until it is
 `reuse_for` seconds old, always well before the URL itself expires. Only URL strings are kept, never bytes,
 and only for keys a caller was already allowed to see (the services look the keys up by owner or share link).
+Each process has one cache, `Services.files`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,16 +65,3 @@ class UrlCache:
         with self._lock:
             for entry_key in [entry for entry in self._entries if entry[1] in gone]:
                 del self._entries[entry_key]
-
-
-_caches: weakref.WeakKeyDictionary[ObjectStorage, UrlCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
-def cache_for(storage: ObjectStorage) -> UrlCache:
-    """The one cache of this storage (so each test's storage, and each process's, has its own)."""
-    with _caches_lock:
-        cache = _caches.get(storage)
-        if cache is None:
-            cache = _caches[storage] = UrlCache(storage)
-        return cache

@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from studio import bootstrap
-from studio.services.system import health_report
+from studio.services.admin.system import health_report
 
 
 def healthz(request: Request) -> JSONResponse:

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from studio import bootstrap
 from studio.errors import NotFound
-from studio.services import sharing
+from studio.services.library import sharing
 
 _HEADERS = {
     "Cache-Control": "no-store",

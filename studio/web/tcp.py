@@ -7,7 +7,7 @@ connection the body waits for the client's delayed ACK of the headers: about 40 
 connection's first (curl, a second request on one connection: 44 ms, 1 ms with TCP_NODELAY). A gallery
 page's 48 thumbnails come over a browser's 6 connections, 8 requests each.
 
-`streamlit run` binds the socket, then uvicorn imports the app (studio/ui/server.py, which calls
+`streamlit run` binds the socket, then uvicorn imports the app (studio/ui/shell/server.py, which calls
 `install()`), then `uvicorn.Server.startup(sockets)` serves it. `install()` wraps that method to set
 TCP_NODELAY on the listening socket first; on Linux each accepted connection inherits it.
 """

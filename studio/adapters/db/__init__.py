@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -15,25 +15,9 @@ from studio.adapters.db.repositories import UserRepository, Users
 from studio.errors import StudioError
 
 
-class UnitOfWork(Protocol):
-    """One transaction. `with uow: ...; uow.commit()`; leaving the block without commit rolls back."""
-
-    @property
-    def users(self) -> Users: ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
-
-
 class SqlUnitOfWork:
-    """A unit of work on a SQLAlchemy session; repositories never commit, the service does."""
+    """One transaction on a SQLAlchemy session: `with services.uow() as uow: ...; uow.commit()`; leaving the
+    block without commit rolls back. Repositories never commit, the service does."""
 
     session: Session
     users: Users
@@ -93,4 +77,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Database", "SqlUnitOfWork", "UnitOfWork"]
+__all__ = ["Database", "SqlUnitOfWork"]

@@ -1,4 +1,5 @@
-"""Daily roll-ups of `usage_logs` for the admin analytics, kept by a scheduled job (studio.services.rollups).
+"""Daily roll-ups of `usage_logs` for the admin analytics, kept by a scheduled job
+(studio.services.analytics.rollups).
 
 Derived data: a day's rows are deleted and written again together, never edited, and can be rebuilt at any
 time from `usage_logs`.

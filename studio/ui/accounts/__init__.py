@@ -1,0 +1,1 @@
+"""Account pages' pieces: sign-in and the account settings sections."""

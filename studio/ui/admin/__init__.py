@@ -1,0 +1,1 @@
+"""The admin pages' pieces: analytics figures, users, plans and the job queue."""

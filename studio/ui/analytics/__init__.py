@@ -1,0 +1,1 @@
+"""The dashboard and a person's usage statistics."""

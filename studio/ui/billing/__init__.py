@@ -1,0 +1,1 @@
+"""Billing pages' pieces: the plan cards and checkout, and the usage charts."""

@@ -1,0 +1,1 @@
+"""The app shell: the ASGI server, navigation, the signed-in session, and the components every page shares."""
