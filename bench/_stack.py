@@ -40,8 +40,8 @@ from studio.services.billing import ledger
 from studio.services.context import Services
 from studio.services.generation.submissions import quote
 from studio.settings import Settings
-from tests.databases import scratch_database
-from tests.fal_server import FakeFal, _Job, reserve_socket
+from tests.support.databases import scratch_database
+from tests.support.fal_server import FakeFal, _Job, reserve_socket
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -23,7 +23,6 @@ from typing import Any
 import studio.jobs
 import worker
 from studio import bootstrap
-from studio.services.generation import outputs, pipeline
 
 _TRACE = os.environ.get("BENCH_TRACE")
 _job: list[str] = [""]
@@ -51,12 +50,14 @@ def _timed(step: str, func: Callable[..., Any]) -> Callable[..., Any]:
 def _instrument() -> None:
     from studio.adapters.fal import FalProvider
     from studio.adapters.storage import S3Storage
+    from studio.services.generation import pipeline
 
     for name in ("claim", "store_request_id", "report", "store_result", "_download", "_complete", "_wait"):
         setattr(pipeline.JobRun, name, _timed(f"JobRun.{name}", getattr(pipeline.JobRun, name)))
     for name in ("submit", "status", "result", "download", "close"):
         setattr(FalProvider, name, _timed(f"fal.{name}", getattr(FalProvider, name)))
     S3Storage.put = _timed("S3Storage.put", S3Storage.put)  # type: ignore[method-assign]
+    from studio.services.generation import outputs
 
     # pipeline calls it by the name it imported: patch that name
     setattr(pipeline, "inspect", _timed("outputs.inspect (decode + thumbnail)", outputs.inspect))  # noqa: B010
@@ -70,8 +71,9 @@ def _traced_run_generation(job_id: str, attempt: int) -> None:
     entered = time.time()
     _record("entered run_generation (horse)", entered, 0.0)
     t = time.perf_counter()
+    from studio.services.generation import pipeline  # noqa: F401
 
-    _record("import studio.services.pipeline", entered, time.perf_counter() - t)
+    _record("import studio.services.generation.pipeline", entered, time.perf_counter() - t)
     t1 = time.perf_counter()
     import fal_client  # noqa: F401
 

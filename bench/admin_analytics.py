@@ -50,7 +50,7 @@ from studio.services.context import Services
 from studio.services.generation.catalogue import sync_catalogue
 from studio.settings import Settings
 from studio.ui.shell.charts import CUSTOM
-from tests.databases import scratch_database
+from tests.support.databases import scratch_database
 
 TARGET_SECONDS = 2.0
 COPIED = ["plans", "models", "users", "subscriptions", "usage_logs", "credit_ledger", "stripe_events"]

@@ -33,7 +33,7 @@ from studio.domain.library import Aspect, Cursor, GalleryFilter, Sort
 from studio.services.context import Services
 from studio.services.library import gallery
 from studio.settings import Settings
-from tests.databases import scratch_database
+from tests.support.databases import scratch_database
 
 TARGET_MS = 50.0
 PAGE = 48

@@ -2,10 +2,11 @@
 what 500 gallery views across 20 sessions leave in the server's memory.
 
 The real app (`streamlit run studio/ui/shell/server.py`, embedded mode: SQLite, local files) on a free
-loopback port, as tests/test_browser.py starts it. The demo user gets `--images` images (default 96: two full pages)
-through the real ingest path (`outputs.inspect`: the PNG original and its WebP thumbnail of at most
-384 px), written into the app's data directory: 1024x1024 PNGs of smooth colour fields with detail and
-noise, so the thumbnails weigh what a photo's do (~22 KB), not what a flat test image's would.
+loopback port, as the browser tests start it (tests/support/browser.py). The demo user gets `--images`
+images (default 96: two full pages) through the real ingest path (`outputs.inspect`: the PNG original and
+its WebP thumbnail of at most 384 px), written into the app's data directory: 1024x1024 PNGs of smooth
+colour fields with detail and noise, so the thumbnails weigh what a photo's do (~22 KB), not what a flat
+test image's would.
 
 1. Page load, `--loads` samples (default 10), each in fresh browser contexts carrying the demo user's
    session cookie (signed in once through the development sign-in):
@@ -59,10 +60,10 @@ from studio.adapters.storage import FILES_ROUTE
 from studio.domain.accounts import Role
 from studio.domain.library import PAGE_SIZE
 from studio.services.accounts import demo
-from tests.browser_session import Tab
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, embedded_settings, free_port
-from tests.library_data import T0, add_image
-from tests.test_browser import demo_sign_in, running_app
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Tab, demo_sign_in, running_app
+from tests.support.builders import T0, add_image
+from tests.support.env import free_port
+from tests.support.services import embedded_settings
 
 MB = 1_000_000
 TARGET_SECONDS = 1.5

@@ -45,7 +45,7 @@ from studio.services.context import Services
 from studio.services.generation.catalogue import sync_catalogue
 from studio.services.passwords import hash_password
 from studio.settings import Settings
-from tests.databases import scratch_database
+from tests.support.databases import scratch_database
 
 TARGET = 1.25
 USERNAME = "bench-user"
@@ -87,7 +87,7 @@ class Database:
 
 
 def _navigation_only() -> None:
-    """As the server runs pages (studio/ui/shell/server.py, and the AppTest fixture in tests/test_app_pages.py):
+    """As the server runs pages (studio/ui/shell/server.py; the tests do the same in tests/conftest.py):
     AppTest rebuilds the pages manager on every run, which would fall back to the pages-folder mode."""
     original = PagesManager.__init__
 

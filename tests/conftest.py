@@ -7,31 +7,21 @@ around every test; one bucket per test on a moto server bound to a free loopback
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import os
 import shutil
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 from playwright.sync_api import Browser, sync_playwright
 from redis import Redis
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from streamlit.runtime.pages_manager import PagesManager
 
-from studio import bootstrap, startup
 from studio.adapters.db import Database, migrate
 from studio.adapters.db.engine import create_engine
 from studio.adapters.mail import OutboxMailer
@@ -39,19 +29,18 @@ from studio.adapters.queue import InProcessQueue
 from studio.adapters.storage import LocalStorage, S3Storage
 from studio.services.context import Services
 from studio.settings import Settings
-from tests.databases import scratch_database
-from tests.fal_server import FakeFal, reserve_socket
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.databases import rolled_back, scratch_postgres
+from tests.support.env import ARTIFACTS, ROOT, TEST_SECRET
+from tests.support.fakes import FakeQueue
+from tests.support.fal_server import FakeFal, reserve_socket
+from tests.support.mail import SmtpInbox, smtp_server
+from tests.support.services import embedded_settings, installed
 
 if TYPE_CHECKING:
-    from tests.stripe_fake import Localstripe
+    from tests.support.stripe_fake import Localstripe
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-TEST_SECRET = "test-secret-key-" + "k" * 40
 _REDIS_LOCK = "studio-tests:lock"
 
 # fal_client reads its hosts when it is imported (studio imports it only inside a job). The fake fal
@@ -70,19 +59,23 @@ def _hermetic_environment() -> Iterator[None]:
         yield
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@pytest.fixture(autouse=True)
+def _navigation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest runs pages the way the server does (see studio/ui/shell/server.py).
+
+    AppTest rebuilds Streamlit's pages manager on every run, which would fall back to the old pages-folder
+    mode and run a page file without Home.py; the server turns that mode off at start.
+    """
+    original = PagesManager.__init__
+
+    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------
-
-
-def scratch_postgres() -> AbstractContextManager[str]:
-    """A new, empty PostgreSQL database for as long as the block runs."""
-    return scratch_database(POSTGRES_ADMIN_URL, "studio_test")
 
 
 @pytest.fixture(scope="session")
@@ -100,17 +93,6 @@ def postgres_engine(postgres_url: str) -> Iterator[Engine]:
     engine = create_engine(postgres_url)
     yield engine
     engine.dispose()
-
-
-@contextmanager
-def rolled_back(engine: Engine) -> Iterator[Database]:
-    """The database inside one transaction that is rolled back at the end; commits become savepoints."""
-    connection = engine.connect()
-    outer = connection.begin()
-    sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield Database(engine, sessions)
-    outer.rollback()
-    connection.close()
 
 
 @pytest.fixture
@@ -186,29 +168,26 @@ def s3_storage(s3_endpoint: str) -> S3Storage:
 # --- the studio's services ------------------------------------------------------------------------------
 
 
-def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(_env_file=None, data_dir=data_dir, **overrides)
-
-
-@contextmanager
-def installed(settings: Settings, *, start: bool = True) -> Iterator[Services]:
-    """The services of `settings` as this process's own (what pages and routes get), torn down after."""
-    services = bootstrap.build_services(settings)
-    bootstrap.install(services)
-    try:
-        if start:
-            startup.start()
-        yield services
-    finally:
-        bootstrap.install(None)
-        services.close()
-
-
 @pytest.fixture
 def embedded_services(tmp_path: Path) -> Iterator[Services]:
     """Embedded mode on a temporary data directory, started as the app starts it."""
     with installed(embedded_settings(tmp_path / "data")) as services:
         yield services
+
+
+@pytest.fixture(params=["sqlite-local", "postgres-s3"])
+def backend(request: pytest.FixtureRequest, embedded_services: Services) -> Services:
+    """The embedded services with their jobs recorded by a FakeQueue: on SQLite and local files, then on
+    PostgreSQL (rolled back) and an S3 server."""
+    queue = FakeQueue(queue_names=embedded_services.settings.queue_names)
+    if request.param == "sqlite-local":
+        return dataclasses.replace(embedded_services, queue=queue)
+    return dataclasses.replace(
+        embedded_services,
+        database=request.getfixturevalue("postgres_db"),
+        storage=request.getfixturevalue("s3_storage"),
+        queue=queue,
+    )
 
 
 @pytest.fixture
@@ -242,30 +221,7 @@ def app_cwd(tmp_path: Path) -> Path:
     return cwd
 
 
-def run_clean(
-    command: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run a command with only `env` set and a working directory without `.env`: nothing else leaks in."""
-    base = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(command, env=base | env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
-    """Poll `condition` until it holds; fail the test with the timeout otherwise."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
-
-
 # --- the browser (Debian's chromium, never a downloaded one) ------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -298,42 +254,6 @@ def fake_fal(_fal_server: FakeFal) -> FakeFal:
 # --- mail (aiosmtpd) ------------------------------------------------------------------------------------
 
 
-class _SmtpController(Controller):
-    """aiosmtpd on a free port: bind to port 0, then learn which port the kernel chose."""
-
-    def _trigger_server(self) -> None:
-        assert isinstance(self.server, asyncio.Server)
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()  # type: ignore[no-untyped-call]
-
-
-@dataclass
-class SmtpInbox:
-    """A real SMTP server in the test process; `messages` holds what it received."""
-
-    host: str
-    port: int
-    messages: list[EmailMessage]
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        parsed = BytesParser(policy=policy.default).parsebytes(envelope.content)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 Message accepted"
-
-
-@contextmanager
-def smtp_server(**options: Any) -> Iterator[SmtpInbox]:
-    inbox = SmtpInbox("127.0.0.1", 0, [])
-    controller = _SmtpController(inbox, hostname="127.0.0.1", port=0, **options)
-    controller.start()
-    inbox.port = controller.port
-    try:
-        yield inbox
-    finally:
-        controller.stop()
-
-
 @pytest.fixture
 def smtp_inbox() -> Iterator[SmtpInbox]:
     with smtp_server() as inbox:
@@ -346,7 +266,7 @@ def smtp_inbox() -> Iterator[SmtpInbox]:
 @pytest.fixture
 def stripe_api() -> Iterator[Localstripe]:
     """A localstripe of the test's own (with the Checkout/Portal fake): no other test's events reach it."""
-    from tests.stripe_fake import Localstripe
+    from tests.support.stripe_fake import Localstripe
 
     server = Localstripe()
     try:
