@@ -78,6 +78,27 @@ def left_behind(services: Services, user_id: uuid.UUID, key: str, **fields: Any)
         return job.id
 
 
+def test_following_a_job_signs_its_file_urls_once(
+    studio: Services, user_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress panel reads its job every second: the URLs come from the one cache on the services."""
+    job = submissions.start_generation(studio, user_id, Request("fal-ai/flux/schnell", "a quay"), "urls-1")
+    done = finished(studio, user_id, job.id)
+    signed: list[str] = []
+    sign = studio.storage.url
+
+    def counted(key: str, *args: Any, **kwargs: Any) -> str:
+        signed.append(key)
+        return sign(key, *args, **kwargs)
+
+    monkeypatch.setattr(studio.storage, "url", counted)
+    again = [views.get_job(studio, user_id, job.id) for _ in range(5)]
+    assert signed == []  # signed when the job was first shown, then reused
+    assert {(i.url, i.thumb_url, i.download_url) for view in again for i in view.images} == {
+        (i.url, i.thumb_url, i.download_url) for i in done.images
+    }
+
+
 def test_a_generation_runs_end_to_end_and_is_charged_once(
     studio: Services, user_id: uuid.UUID, caplog: pytest.LogCaptureFixture
 ) -> None:

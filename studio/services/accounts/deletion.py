@@ -30,6 +30,7 @@ from studio.adapters.db.models import (
 from studio.errors import InvalidForm, NotFound, QueueError, WrongCredentials
 from studio.services import dispatch
 from studio.services.accounts import signin
+from studio.services.accounts.sessions import revoke_sessions
 from studio.services.billing import checkout
 from studio.services.context import Services
 from studio.services.generation import lifecycle
@@ -58,8 +59,7 @@ def delete_account(
                 raise WrongCredentials("Your password is not right.")
         now = utcnow()
         user.deleted_at = now
-        user.session_version += 1
-        user.sessions_valid_from = now
+        revoke_sessions(user)
         lifecycle.request_cancel_all(uow.session, user_id, now)
         uow.commit()
     log.info("account deleted", extra={"user_id": str(user_id)})

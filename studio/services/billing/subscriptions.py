@@ -157,16 +157,27 @@ def apply_subscription(session: Session, subscription: StripeSubscription, now: 
     return f"{plan.code} {status}"
 
 
+def _invoiced_row(
+    session: Session, subscription: StripeSubscription, invoice: StripeInvoice
+) -> tuple[Subscription | None, str]:
+    """Our live row the invoice belongs to, or None and why it changes nothing: the subscription is not
+    the account's live one, or the invoice is of a cycle we have already moved past (a late delivery)."""
+    row = _owner(session, subscription)
+    if row is None or row.stripe_subscription_id != subscription.id:
+        return None, "not a live subscription"
+    start = invoice.period_start
+    if start is not None and start < aware(row.current_period_start):
+        return None, "older cycle"
+    return row, ""
+
+
 def apply_paid_invoice(
     session: Session, subscription: StripeSubscription, invoice: StripeInvoice, now: datetime
 ) -> str:
     """A paid invoice starts its cycle: unused credits expire and the plan's are granted, once per invoice."""
-    row = _owner(session, subscription)
-    if row is None or row.stripe_subscription_id != subscription.id:
-        return "not a live subscription"
-    start = invoice.period_start
-    if start is not None and start < aware(row.current_period_start):
-        return "older cycle"  # a late delivery of a cycle we have already moved past
+    row, refused = _invoiced_row(session, subscription, invoice)
+    if row is None:
+        return refused
     plan = _plan_for(session, invoice.price_id) or session.get(Plan, row.plan_id)
     assert plan is not None
     plans.expire_unused(
@@ -191,12 +202,9 @@ def apply_paid_invoice(
 def apply_failed_invoice(
     session: Session, subscription: StripeSubscription, invoice: StripeInvoice, now: datetime
 ) -> str:
-    row = _owner(session, subscription)
-    if row is None or row.stripe_subscription_id != subscription.id:
-        return "not a live subscription"
-    start = invoice.period_start
-    if start is not None and start < aware(row.current_period_start):
-        return "older cycle"
+    row, refused = _invoiced_row(session, subscription, invoice)
+    if row is None:
+        return refused
     if invoice.status == "paid":
         return "paid since"
     row.payment_failed_at = row.payment_failed_at or now

@@ -92,14 +92,12 @@ def _handle(services: Services, payments: Payments, event: PaymentEvent) -> str:
     # What Stripe says now is read before the transaction; the event's own copy may be stale.
     current: StripeSubscription | None = None
     invoice: StripeInvoice | None = None
-    if kind not in HANDLED:
-        pass
-    elif kind == "checkout.session.completed":
+    if kind == "checkout.session.completed":
         current = subscriptions.subscription_of(payments, event.subscription_id)
         invoice = subscriptions.paid_invoice(payments, current)
-    elif kind.startswith("customer.subscription."):
+    elif kind in HANDLED and kind.startswith("customer.subscription."):
         current = subscriptions.subscription_of(payments, event.subscription_id) or event.subscription
-    else:
+    elif kind in HANDLED:  # the invoice events
         current = subscriptions.subscription_of(payments, event.subscription_id)
         invoice = event.invoice
     now = utcnow()
