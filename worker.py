@@ -1,6 +1,6 @@
 """RQ workers for the studio, on the same settings as the app.
 
-    python worker.py                 one worker, with the scheduler (delayed jobs and retries)
+    python worker.py                 one worker, with RQ's scheduler (delayed jobs)
     python worker.py --workers 8     a pool of eight worker processes
     python worker.py --burst         run what is queued, then exit
     python worker.py --check         exit 0 when a worker on this host is alive (container healthcheck)
@@ -8,7 +8,12 @@
 Jobs run in the worker process itself (RQ's SimpleWorker), not in a work-horse forked per job: generation
 jobs mostly wait on the provider, and a fork per job re-imports fal-client and Pillow and reconnects to the
 database and fal every time (about 190 ms and 0.3 CPU-seconds per job, measured in bench/). A worker that
-crashes mid-job is restarted by the pool (or the container), and the reconciler re-attaches its job.
+crashes mid-job is restarted by the pool (or the container).
+
+Every worker process also runs the studio's duties (`studio.duties`): it says each second that it is
+alive, takes over the jobs of workers that stopped saying so (a generation job re-attaches to its provider
+request), and runs the periodic passes, the reconciler among them. So recovery never waits on RQ's
+scheduler or its ten-minute maintenance.
 
 Embedded mode needs no worker: jobs run on threads inside the app. This exits with a message when
 REDIS_URL is not set.
@@ -20,12 +25,14 @@ import argparse
 import socket
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis import Redis
 from rq import SimpleWorker, Worker
 from rq.worker_pool import WorkerPool
 
 from studio import bootstrap, startup
+from studio.duties import Duties
 from studio.settings import load
 
 
@@ -45,6 +52,18 @@ def alive_on_this_host(connection: Redis, within: timedelta = timedelta(minutes=
         if worker.hostname == host and beat is not None and now - beat.replace(tzinfo=UTC) < within:
             return True
     return False
+
+
+class StudioWorker(SimpleWorker):
+    """RQ's SimpleWorker with the studio's duties beside it, for as long as it works."""
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        duties = Duties(bootstrap.services(), worker_name=self.name)
+        duties.start()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            duties.stop()
 
 
 def preload() -> None:
@@ -80,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     connection = Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
     queues = list(settings.queue_names)
     if args.workers > 1:
-        WorkerPool(queues, connection=connection, num_workers=args.workers, worker_class=SimpleWorker).start(
+        WorkerPool(queues, connection=connection, num_workers=args.workers, worker_class=StudioWorker).start(
             burst=args.burst, logging_level=settings.log_level
         )
     else:
-        SimpleWorker(queues, connection=connection).work(
+        StudioWorker(queues, connection=connection).work(
             with_scheduler=True, burst=args.burst, logging_level=settings.log_level
         )
     return 0

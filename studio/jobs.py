@@ -12,11 +12,9 @@ import uuid
 
 from studio import bootstrap
 from studio.adapters.mail import Email
-from studio.services import dispatch
 from studio.services.accounts import deletion, export
 from studio.services.analytics import rollups
 from studio.services.billing import plans
-from studio.services.generation import reconciler
 from studio.services.generation.pipeline import JobRun
 from studio.services.library import downloads, trash
 
@@ -34,50 +32,25 @@ def send_mail(to: str, subject: str, text: str) -> None:
     log.info("mail sent: %s", subject)
 
 
-def reconcile() -> None:
-    """Resolve stuck jobs, then schedule the next pass."""
-    services = bootstrap.services()
-    try:
-        outcome = reconciler.reconcile(services)
-        if outcome.redispatched or outcome.failed:
-            log.info(
-                "reconciler: %d dispatched again, %d failed", len(outcome.redispatched), len(outcome.failed)
-            )
-    finally:
-        dispatch.schedule(services, dispatch.RECONCILE, services.settings.reconcile_interval_seconds)
-
-
 def renew_plans() -> None:
-    """Renew every free cycle that has ended, then schedule the next pass (hourly)."""
-    services = bootstrap.services()
-    try:
-        renewed = plans.renew_due(services)
-        if renewed:
-            log.info("plans: %d free cycles renewed", renewed)
-    finally:
-        dispatch.schedule(services, dispatch.RENEW_PLANS, dispatch.RENEW_INTERVAL_SECONDS)
+    """Renew every free cycle that has ended (an hourly pass of `studio.duties`)."""
+    renewed = plans.renew_due(bootstrap.services())
+    if renewed:
+        log.info("plans: %d free cycles renewed", renewed)
 
 
 def roll_up_analytics() -> None:
-    """Roll up the closed days the admin analytics add up, then schedule the next pass (hourly)."""
-    services = bootstrap.services()
-    try:
-        days = rollups.roll_up(services)
-        if days:
-            log.info("analytics: %d days rolled up, %s to %s", len(days), days[0], days[-1])
-    finally:
-        dispatch.schedule(services, dispatch.ROLL_UP_ANALYTICS, dispatch.ROLL_UP_INTERVAL_SECONDS)
+    """Roll up the closed days the admin analytics add up (an hourly pass of `studio.duties`)."""
+    days = rollups.roll_up(bootstrap.services())
+    if days:
+        log.info("analytics: %d days rolled up, %s to %s", len(days), days[0], days[-1])
 
 
 def purge_trash() -> None:
-    """Erase images kept in a trash past TRASH_RETENTION_DAYS, then schedule the next pass (daily)."""
-    services = bootstrap.services()
-    try:
-        erased = trash.purge_expired(services)
-        if erased:
-            log.info("trash: %d images erased", erased)
-    finally:
-        dispatch.schedule(services, dispatch.PURGE_TRASH, dispatch.TRASH_INTERVAL_SECONDS)
+    """Erase images kept in a trash past TRASH_RETENTION_DAYS (a daily pass of `studio.duties`)."""
+    erased = trash.purge_expired(bootstrap.services())
+    if erased:
+        log.info("trash: %d images erased", erased)
 
 
 def build_export(export_id: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from studio import bootstrap, logs
-from studio.services import dispatch
+from studio.adapters.queue import InProcessQueue
+from studio.duties import Duties
 from studio.services.billing import plans
 from studio.services.context import Services
 from studio.services.generation import catalogue
@@ -14,14 +15,18 @@ log = logging.getLogger(__name__)
 
 
 def start() -> Services:
-    """Migrate, seed the model catalogue and the plans, start the job runner and schedule the periodic
-    passes (the reconciler, the renewals, the trash purge and the analytics roll-ups)."""
+    """Migrate, seed the model catalogue and the plans, and start the job runner. In embedded mode, where
+    the app runs the jobs, it also runs the periodic passes (`studio.duties`; `worker.py` runs them in
+    production)."""
     current = bootstrap.services()
     logs.configure(current.settings.log_level, current.settings.log_format)
     current.database.migrate()
     catalogue.sync_catalogue(current)
     plans.sync_plans(current)
     current.queue.start()
-    dispatch.schedule_passes(current)
+    if isinstance(current.queue, InProcessQueue):
+        duties = Duties(current)
+        duties.start()
+        current.stoppers.append(duties.stop)
     log.info("studio started: %s", current.settings.describe())
     return current

@@ -15,6 +15,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -31,8 +32,10 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.exceptions import DuplicateJobError
+from rq.job import Job as RQJob
 from rq.job import JobStatus
-from rq.registry import BaseRegistry
+from rq.registry import BaseRegistry, StartedJobRegistry
+from rq.utils import as_text
 
 from studio.errors import QueueError
 
@@ -42,6 +45,9 @@ JobFunction = Callable[..., object]
 #: A job function's dotted path ("studio.jobs.run_generation"), or the function itself.
 Job = str | JobFunction
 DEFAULT_QUEUE = "default"
+_SLOTS = "studio:slot:"
+_WATCHED = "studio:workers:"  # + the queues its workers serve: they watch each other
+_ALIVE = "studio:alive:"
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
@@ -88,6 +94,8 @@ class JobQueue(Protocol):
 
     def lengths(self) -> dict[str, int]: ...
 
+    def claim_slot(self, name: str, slot: int, ttl: float) -> bool: ...
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
@@ -128,6 +136,16 @@ def _registry_count(registry: BaseRegistry) -> int:
     return registry.count
 
 
+@dataclass(frozen=True)
+class Abandoned:
+    """A job a dead worker was running: its function's dotted path and arguments, to run again."""
+
+    job_id: str
+    func: str
+    args: tuple[Any, ...]
+    queue: str
+
+
 # --- RQ -------------------------------------------------------------------------------------------------
 
 
@@ -140,6 +158,7 @@ class RQQueue:
         self.redis = connection
         self.queue_names = queue_names
         self.job_timeout = job_timeout
+        self._watched = _WATCHED + ",".join(queue_names)
 
     @classmethod
     def from_url(cls, url: str, queue_names: tuple[str, ...]) -> RQQueue:
@@ -233,6 +252,71 @@ class RQQueue:
         except RedisError as err:
             raise QueueError(f"Redis is not reachable: {err}") from err
 
+    def claim_slot(self, name: str, slot: int, ttl: float) -> bool:
+        """True for the one caller, across every process on this Redis, that first claims `slot` of `name`
+        (a periodic pass's time slot); the claim is forgotten after `ttl` seconds."""
+        try:
+            return bool(
+                self.redis.set(
+                    f"{_SLOTS}{','.join(self.queue_names)}:{name}:{slot}",
+                    "1",
+                    nx=True,
+                    ex=max(1, math.ceil(ttl)),
+                )
+            )
+        except RedisError as err:
+            raise QueueError(f"Redis is not reachable: {err}") from err
+
+    # workers that say they are alive (every `worker.py` process, see studio.duties)
+
+    def register_alive(self, worker_name: str, ttl: float) -> None:
+        """This worker is alive for the next `ttl` seconds (called again well before they pass)."""
+        with self.redis.pipeline() as pipe:
+            pipe.sadd(self._watched, worker_name)
+            pipe.set(f"{_ALIVE}{worker_name}", "1", ex=max(1, math.ceil(ttl)))
+            pipe.execute()
+
+    def unregister_alive(self, worker_name: str) -> None:
+        """A worker stopping cleanly: nothing of it is left to clean up."""
+        with self.redis.pipeline() as pipe:
+            pipe.srem(self._watched, worker_name)
+            pipe.delete(f"{_ALIVE}{worker_name}")
+            pipe.execute()
+
+    def dead_workers(self) -> list[str]:
+        """Watched workers that stopped saying they are alive (killed, or their host lost)."""
+        names = sorted(as_text(name) for name in self.redis.smembers(self._watched))
+        with self.redis.pipeline() as pipe:
+            for name in names:
+                pipe.exists(f"{_ALIVE}{name}")
+            alive = pipe.execute()
+        return [name for name, present in zip(names, alive, strict=True) if not present]
+
+    def release_dead_worker(self, worker_name: str) -> list[Abandoned]:
+        """Clean up after a dead worker at once, as RQ's own maintenance would only minutes later: its
+        running job leaves the started registry for the failed one (RQ's AbandonedJobError path) and the
+        worker leaves RQ's registry. Returns that job, to run again; [] when another process got here
+        first (only one caller ever gets a dead worker's job)."""
+        if not self.redis.srem(self._watched, worker_name):
+            return []
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name, connection=self.redis)
+        if worker is None:
+            return []
+        abandoned = []
+        job_id = worker.get_current_job_id()
+        found = bool(job_id) and RQJob.exists(str(job_id), self.redis)
+        job = RQJob.fetch(str(job_id), connection=self.redis) if found else None
+        if job is not None:
+            registry = StartedJobRegistry(job.origin, connection=self.redis)
+            entries: list[bytes] = self.redis.zrange(registry.key, 0, -1)  # type: ignore[assignment]
+            for entry in entries:  # "{job id}:{execution id}"
+                if as_text(entry).rpartition(":")[0] == job.id:
+                    self.redis.zadd(registry.key, {entry: 1}, xx=True)  # expired: the next cleanup takes it
+            registry.cleanup()
+            abandoned.append(Abandoned(job.id, job.func_name or "", tuple(job.args), job.origin))
+        worker.register_death()  # type: ignore[no-untyped-call]
+        return abandoned
+
     def start(self) -> None:
         """Nothing to start in the app: workers are separate processes (`worker.py`)."""
 
@@ -268,6 +352,7 @@ class InProcessQueue:
         self._doing: dict[str, str] = {}  # thread name -> the job id it runs
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
+        self._slots: dict[tuple[str, int], float] = {}  # claimed slots of periodic passes -> until
         self._stopping = False
 
     # lifecycle
@@ -334,6 +419,16 @@ class InProcessQueue:
             self._schedule(record)
             self._cond.notify()
         return job_id
+
+    def claim_slot(self, name: str, slot: int, ttl: float) -> bool:
+        """True for the first caller of `slot` of `name` (one process: the claims live in memory)."""
+        with self._cond:
+            now = time.monotonic()
+            self._slots = {key: until for key, until in self._slots.items() if until > now}
+            if (name, slot) in self._slots:
+                return False
+            self._slots[(name, slot)] = now + ttl
+            return True
 
     def check(self) -> None:
         with self._cond:

@@ -44,6 +44,8 @@ class Services:
     payments: Payments | None = None
     #: The signed URLs of stored files, cached below their expiry (one cache for every page and route).
     files: UrlCache = field(init=False)
+    #: What `close` stops first: threads started with these services (`studio.duties` in embedded mode).
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.files = UrlCache(self.storage)
@@ -52,5 +54,7 @@ class Services:
         return self.database.uow()
 
     def close(self) -> None:
+        for stop in reversed(self.stoppers):
+            stop()
         self.queue.stop()
         self.database.dispose()

@@ -2,33 +2,27 @@
 
 The job functions get their services from the composition root, so services never import them: they name
 them here, as RQ allows (`queue.enqueue("pkg.module.function", ...)`). This module also owns the one rule
-that picks a queue from a priority, and the slots of the periodic passes.
+that picks a queue from a priority, and the intervals of the periodic passes (`studio.duties` runs them).
 """
 
 from __future__ import annotations
 
-import logging
-import time
 import uuid
 from datetime import timedelta
 
-from studio.errors import QueueError
 from studio.services.context import Services
 from studio.settings import Settings
-
-log = logging.getLogger(__name__)
 
 RUN_GENERATION = "studio.jobs.run_generation"
 SEND_MAIL = "studio.jobs.send_mail"
 BUILD_EXPORT = "studio.jobs.build_export"
 PURGE_ACCOUNT = "studio.jobs.purge_account"
 BUILD_ZIP = "studio.jobs.build_zip"
-RECONCILE = "studio.jobs.reconcile"
 RENEW_PLANS = "studio.jobs.renew_plans"
 PURGE_TRASH = "studio.jobs.purge_trash"
 ROLL_UP_ANALYTICS = "studio.jobs.roll_up_analytics"
 JOBS = (
-    RUN_GENERATION, SEND_MAIL, BUILD_EXPORT, PURGE_ACCOUNT, BUILD_ZIP, RECONCILE, RENEW_PLANS, PURGE_TRASH,
+    RUN_GENERATION, SEND_MAIL, BUILD_EXPORT, PURGE_ACCOUNT, BUILD_ZIP, RENEW_PLANS, PURGE_TRASH,
     ROLL_UP_ANALYTICS,
 )  # fmt: skip
 
@@ -83,31 +77,6 @@ def generation(services: Services, job_id: uuid.UUID, attempt: int, priority: in
     )
 
 
-# --- periodic passes ---------------------------------------------------------------------------------------
-
-
-def schedule(services: Services, job: str, interval: float) -> None:
-    """Queue the next run of a periodic pass in the background queue. Every process computes the same id
-    per time slot, so however many apps and workers start (or a pass reschedules itself), one runs per
-    interval. Never raises: a pass that cannot be scheduled is logged, and the next start schedules it."""
-    now = time.time()
-    slot = int(now // interval) + 1
-    name = job.rpartition(".")[2].replace("_", "-")
-    try:
-        enqueue(
-            services,
-            job,
-            priority=BACKGROUND,
-            job_id=f"{name}-{slot}",
-            delay=timedelta(seconds=max(0.0, slot * interval - now)),
-        )
-    except QueueError:
-        log.exception("could not schedule %s", name)
-
-
-def schedule_passes(services: Services) -> None:
-    """The reconciler, the free-plan renewals, the trash purge and the analytics roll-ups."""
-    schedule(services, RECONCILE, services.settings.reconcile_interval_seconds)
-    schedule(services, RENEW_PLANS, RENEW_INTERVAL_SECONDS)
-    schedule(services, PURGE_TRASH, TRASH_INTERVAL_SECONDS)
-    schedule(services, ROLL_UP_ANALYTICS, ROLL_UP_INTERVAL_SECONDS)
+def rerun(services: Services, job: str, args: tuple[object, ...], *, queue: str, job_id: str) -> str:
+    """Queue a job again on the queue it ran on, as it was (a dead worker's job: `studio.duties`)."""
+    return services.queue.enqueue(job, *args, job_id=job_id, queue=queue)

@@ -189,18 +189,20 @@ def test_spans_join_consecutive_days() -> None:
     ]
 
 
-def test_the_hourly_job_rolls_up_and_queues_the_next_pass(tmp_path: Path) -> None:
+def test_the_hourly_pass_is_queued_by_the_duties_and_rolls_up(tmp_path: Path) -> None:
+    from studio.duties import Duties
+
     with installed(embedded_settings(tmp_path / "data"), start=False) as services:
         services.database.migrate()
         services.queue = queue = FakeQueue(queue_names=services.settings.queue_names)
         user = seed(services).alice
         finish_late(services, user, datetime.now(UTC) - timedelta(days=3))
+        Duties(services).tick()
+        [pass_job] = [job for job in queue.jobs if job["func"] == "studio.jobs.roll_up_analytics"]
+        assert pass_job["queue"] == "low"
+        assert str(pass_job["id"]).startswith("roll-up-analytics-")
         jobs.roll_up_analytics()
         assert len(rolled_up(services)[0]) == 40
-        assert [(job["func"], job["queue"]) for job in queue.jobs] == [
-            ("studio.jobs.roll_up_analytics", "low")
-        ]
-        assert str(queue.jobs[0]["id"]).startswith("roll-up-analytics-")
 
 
 def test_a_day_whose_jobs_are_gone_is_summed_again(studio: Services, boss: uuid.UUID) -> None:

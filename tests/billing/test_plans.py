@@ -184,9 +184,9 @@ def test_plans_are_seeded_once_and_keep_what_admins_changed(studio: Services) ->
     assert rows == {"free": 100, "starter": 350, "pro": 500, "studio": 1000}
 
 
-def test_the_hourly_job_renews_due_cycles_and_queues_the_next_pass(studio: Services) -> None:
+def test_the_hourly_pass_is_queued_once_per_hour_and_renews_due_cycles(studio: Services) -> None:
     from studio import jobs
-    from studio.services import dispatch
+    from studio.duties import Duties
     from tests.support.fakes import FakeQueue
 
     queue = FakeQueue()
@@ -194,10 +194,16 @@ def test_the_hourly_job_renews_due_cycles_and_queues_the_next_pass(studio: Servi
     with time_machine.travel(datetime(2027, 6, 1, 10, 30, tzinfo=UTC), tick=False) as clock:
         user_id = new_user(studio, "ada", verified=False, free_plan=True)
         clock.move_to(datetime(2027, 7, 1, 10, 30, tzinfo=UTC))
+        first, second = Duties(studio), Duties(studio)  # two processes: one queues the slot's pass
+        first.tick()
+        second.tick()
+        slot = int(datetime(2027, 7, 1, 10, 30, tzinfo=UTC).timestamp()) // 3600
+        renewals = [
+            (job["id"], job["queue"]) for job in queue.jobs if job["func"] == "studio.jobs.renew_plans"
+        ]
+        assert renewals == [(f"renew-plans-{slot}", "low")]
         jobs.renew_plans()
         assert ledger_counts(studio, user_id) == Counter({("grant", 100): 2, ("expire", -100): 1})
-        slot = int(datetime(2027, 7, 1, 11, 0, tzinfo=UTC).timestamp()) // dispatch.RENEW_INTERVAL_SECONDS
-        assert [(job["id"], job["func"], job["queue"]) for job in queue.jobs] == [
-            (f"renew-plans-{slot}", "studio.jobs.renew_plans", "low")
-        ]
-        assert queue.jobs[0]["due"] == datetime(2027, 7, 1, 11, 0, tzinfo=UTC).timestamp()
+        clock.move_to(datetime(2027, 7, 1, 11, 0, 1, tzinfo=UTC))  # the next hour: its own pass
+        second.tick()
+        assert sum(job["func"] == "studio.jobs.renew_plans" for job in queue.jobs) == 2

@@ -38,8 +38,9 @@ from studio.services.generation.submissions import cancel_job, start_generation
 from studio.services.generation.views import JobView, get_job
 from tests.support.builders import ledger_rows, new_user
 from tests.support.env import wait_for
-from tests.support.fal_server import FakeFal, Submitted
+from tests.support.fal_server import FakeFal
 from tests.support.stack import (
+    SCHNELL,
     Stack,
     StackConfig,
     WorkerProcess,
@@ -47,22 +48,11 @@ from tests.support.stack import (
     assert_refunded,
     assert_succeeded,
     job_row,
+    sent,
+    small_request,
     update_job,
     wait_finished,
 )
-
-SCHNELL = "fal-ai/flux/schnell"  # 1 credit for a 512×512 image
-SMALL = {"image_size": "square", "num_images": 1}
-
-
-def small_request(prompt: str | None = None) -> Request:
-    """A 1-credit request; its prompt is unique, so the fake's records of it are this test's own."""
-    return Request(SCHNELL, prompt or f"a lighthouse at dusk, {uuid.uuid4().hex[:12]}", params=dict(SMALL))
-
-
-def sent(fake: FakeFal, request: Request) -> list[Submitted]:
-    """The submit POSTs (rejected ones included) the fake received for this request's prompt."""
-    return [submit for submit in fake.submits if submit.body.get("prompt") == request.prompt]
 
 
 @dataclass(frozen=True)

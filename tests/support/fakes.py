@@ -84,6 +84,7 @@ class FakeQueue:
     backend: str = "fake"
     jobs: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    slots: set[tuple[str, int]] = field(default_factory=set)
 
     def enqueue(
         self,
@@ -109,6 +110,11 @@ class FakeQueue:
                 resolve_function(job["func"])(*job["args"])
             except Exception as err:
                 self.failed.append(job | {"error": repr(err)})
+
+    def claim_slot(self, name: str, slot: int, ttl: float) -> bool:
+        claimed = (name, slot) not in self.slots
+        self.slots.add((name, slot))
+        return claimed
 
     def check(self) -> None:
         pass

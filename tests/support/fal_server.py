@@ -30,6 +30,7 @@ No thread per request.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import io
@@ -140,6 +141,7 @@ class Behaviour:
     queue_positions: list[int] = field(default_factory=lambda: [0])  # spread evenly across queue_time
     logs: list[str] = field(default_factory=list)  # appear one by one while IN_PROGRESS, all at the end
     submit_errors: list[int] = field(default_factory=list)  # status codes of the next submits, one each
+    submit_delay: float = 0.0  # seconds an accepted submit's answer is held (the request exists meanwhile)
     status_errors: list[int] = field(default_factory=list)  # status codes of the next status polls, one each
     result_error: tuple[int, Any] | None = None  # (status code, body) of the result GET of every request
     never_completes: bool = False  # stays IN_PROGRESS until cancelled
@@ -614,6 +616,8 @@ class FakeFal:
             job = self._new_job(endpoint_id, app, body, behaviour, now, wall)
             self._jobs[job.request_id] = job
             record(200, job.request_id)
+        if behaviour.submit_delay:
+            await asyncio.sleep(behaviour.submit_delay)
         base = f"{self.base_url}/{app}/requests/{job.request_id}"
         position = behaviour.queue_positions[0] if behaviour.queue_time > 0 else 0
         return JSONResponse(

@@ -33,6 +33,7 @@ from studio.adapters.db.models import GenerationJob, Image, UsageLog
 from studio.adapters.storage import S3Storage
 from studio.domain.credits import LedgerKind
 from studio.domain.generation import JobStatus
+from studio.domain.parameters import Request
 from studio.services.billing import ledger
 from studio.services.context import Services
 from studio.services.generation.outputs import THUMBNAIL_SIDE
@@ -40,10 +41,12 @@ from studio.services.generation.views import JobView, get_job
 from studio.settings import Settings
 from tests.support.builders import ledger_rows
 from tests.support.env import ROOT, TEST_SECRET, wait_for
-from tests.support.fal_server import FakeFal
+from tests.support.fal_server import FakeFal, Submitted
 from tests.support.services import installed
 
 WORKER_SCRIPT = ROOT / "worker.py"
+SCHNELL = "fal-ai/flux/schnell"  # 1 credit for a 512×512 image
+SMALL = {"image_size": "square", "num_images": 1}
 S3_KEY = "testing"
 
 
@@ -81,13 +84,13 @@ class StackConfig:
 class WorkerProcess:
     """`python worker.py` in its own session, its output in a log file."""
 
-    def __init__(self, config: StackConfig, workdir: Path) -> None:
+    def __init__(self, config: StackConfig, workdir: Path, *args: str) -> None:
         self.config = config
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"worker-{uuid.uuid4().hex[:8]}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER_SCRIPT)],
+            [sys.executable, str(WORKER_SCRIPT), *args],
             env=config.env(),
             cwd=workdir,  # no .env here: the environment is all the worker reads
             stdout=self._log,
@@ -102,14 +105,16 @@ class WorkerProcess:
     def output(self, last: int = 6000) -> str:
         return self.log_path.read_bytes()[-last:].decode(errors="replace")
 
-    def wait_ready(self, redis: Redis, timeout: float = 30.0) -> None:
-        """Until RQ lists this worker on its queue (it has migrated and is listening); fail if it exited."""
+    def wait_ready(self, redis: Redis, timeout: float = 30.0, workers: int = 1) -> None:
+        """Until RQ lists this worker (or `workers` processes of its pool) on its queue (it has migrated
+        and is listening); fail if it exited."""
         queue = Queue(self.config.queue, connection=redis)
 
         def listening() -> bool:
             if self.process.poll() is not None:
                 pytest.fail(f"the worker exited with {self.process.returncode}:\n{self.output()}")
-            return any(worker.pid == self.pid for worker in Worker.all(connection=redis, queue=queue))
+            mine = set(self.session_pids())
+            return sum(worker.pid in mine for worker in Worker.all(connection=redis, queue=queue)) >= workers
 
         self.wait(listening, timeout)
 
@@ -195,6 +200,16 @@ class Stack:
         return S3Storage(
             bucket, endpoint_url=self.s3_endpoint, access_key_id=S3_KEY, secret_access_key=S3_KEY
         )
+
+
+def small_request(prompt: str | None = None) -> Request:
+    """A 1-credit request; its prompt is unique, so the fake's records of it are this test's own."""
+    return Request(SCHNELL, prompt or f"a lighthouse at dusk, {uuid.uuid4().hex[:12]}", params=dict(SMALL))
+
+
+def sent(fake: FakeFal, request: Request) -> list[Submitted]:
+    """The submit POSTs (rejected ones included) the fake received for this request's prompt."""
+    return [submit for submit in fake.submits if submit.body.get("prompt") == request.prompt]
 
 
 # --- accounts and what a job left behind --------------------------------------------------------------------

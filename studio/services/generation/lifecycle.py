@@ -46,14 +46,15 @@ def lock(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID | None = None)
 
 
 def stuck_condition(now: datetime, stale_seconds: float) -> sa.ColumnElement[bool]:
-    """Jobs nobody is working on: claimed ones without a recent heartbeat, queued ones past their deadline."""
-    beat = sa.func.coalesce(GenerationJob.heartbeat_at, GenerationJob.created_at)
+    """Jobs nobody is working on: those a worker holds (submitted or running, or queued while it sends
+    them: `claim(sending=True)`) whose heartbeat went stale, and those waiting for a worker (never claimed,
+    or a new attempt not yet claimed: no heartbeat) past their deadline."""
     stale = now - timedelta(seconds=stale_seconds)
-    claimed = GenerationJob.status.in_([JobStatus.SUBMITTED.value, JobStatus.RUNNING.value]) & (beat < stale)
-    abandoned = (
-        (GenerationJob.status == JobStatus.QUEUED.value) & (GenerationJob.deadline_at < now) & (beat < stale)
-    )
-    return sa.or_(claimed, abandoned)
+    held = GenerationJob.status.in_([JobStatus.SUBMITTED.value, JobStatus.RUNNING.value])
+    sending = (GenerationJob.status == JobStatus.QUEUED.value) & GenerationJob.submitting_at.is_not(None)
+    silent = (held | sending) & (GenerationJob.heartbeat_at < stale)
+    waiting = GenerationJob.status.in_(UNFINISHED) & GenerationJob.heartbeat_at.is_(None)
+    return silent | (waiting & (GenerationJob.deadline_at < now))
 
 
 # --- before and between attempts ------------------------------------------------------------------------
@@ -88,8 +89,15 @@ def request_cancel_all(session: Session, owner_id: uuid.UUID, now: datetime) -> 
 def new_attempt(job: GenerationJob) -> int:
     """A new attempt of an unfinished job; an older attempt still running stands down. Returns it."""
     job.attempts += 1
-    job.heartbeat_at = utcnow()
+    job.heartbeat_at = None  # waiting for a worker: not stale however long the queue is (see stuck_condition)
+    job.submitting_at = None  # the new attempt's worker marks it again when it sends
     return job.attempts
+
+
+def may_have_lost_request(job: GenerationJob) -> bool:
+    """A worker began sending the job and stopped before storing the provider's request id: a request may
+    exist at the provider that nothing knows the id of."""
+    return job.submitting_at is not None and job.provider_request_id is None
 
 
 def queue_attempt(services: Services, job_id: uuid.UUID, attempt: int, priority: int) -> None:
@@ -98,7 +106,7 @@ def queue_attempt(services: Services, job_id: uuid.UUID, attempt: int, priority:
         dispatch.generation(services, job_id, attempt, priority)
     except QueueError:
         log.exception("could not queue job %s", job_id)
-        fail(services, job_id, "queue", "The job could not be queued; your credits were returned.")
+        fail(services, job_id, "queue", "The job could not be queued.")
         raise QueueError(
             "The studio could not queue your job right now; your credits were returned."
         ) from None
@@ -107,11 +115,15 @@ def queue_attempt(services: Services, job_id: uuid.UUID, attempt: int, priority:
 # --- an attempt on a worker ------------------------------------------------------------------------------
 
 
-def claim(job: GenerationJob) -> None:
-    """A worker takes the job up (the first claim's time stays)."""
+def claim(job: GenerationJob, *, sending: bool) -> None:
+    """A worker takes the job up (the first claim's time stays). `sending`: it is about to send the job to
+    the provider, which is committed before the request leaves, so that recovery knows a request may exist
+    from here on even if the worker dies before the provider's answer is stored."""
     now = utcnow()
     job.started_at = job.started_at or now
     job.heartbeat_at = now
+    if sending:
+        job.submitting_at = now
 
 
 def submitted(job: GenerationJob, request_id: str) -> None:
@@ -150,13 +162,24 @@ def result_stored(job: GenerationJob, result: dict[str, Any], logs: list[str]) -
 # --- the end ---------------------------------------------------------------------------------------------
 
 
+def refund_note(credits: int) -> str:
+    """What every job that ends without images tells its owner about the money."""
+    if credits <= 0:
+        return "Nothing was charged."
+    return f"Your {credits} credit{'s were' if credits != 1 else ' was'} returned."
+
+
 def resolve(session: Session, job: GenerationJob, status: JobStatus, code: str, message: str) -> bool:
-    """End a locked, unfinished job without images: failed or cancelled, its whole reservation refunded."""
+    """End a locked, unfinished job without images: failed or cancelled, its whole reservation refunded.
+    `message` says what happened; the refund is said after it, so every such message says it."""
     if JobStatus(job.status).finished:
         return False
     job.status = status.value
     job.error_code = code
-    job.error_message = message
+    said = message.strip()
+    job.error_message = (
+        f"{said}{'' if said.endswith(('.', '!', '?')) else '.'} {refund_note(job.credits_reserved)}"
+    )
     job.finished_at = utcnow()
     job.credits_settled = 0
     job.queue_position = None

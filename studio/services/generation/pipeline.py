@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,7 +104,8 @@ class JobRun:
                 )
                 uow.commit()
                 return None
-            lifecycle.claim(job)
+            sending = job.provider_request_id is None and (job.result is None or has_omitted_data(job.result))
+            lifecycle.claim(job, sending=sending)
             assert job.deadline_at is not None
             claim = _Claim(
                 job.id,
@@ -134,10 +138,11 @@ class JobRun:
                 uow.commit()
 
     def store_request_id(self, request_id: str) -> bool:
-        """Write the provider's request id before anything waits on it; False if the job ended meanwhile."""
+        """Write the provider's request id before anything waits on it; False if the job ended or a newer
+        attempt took it over meanwhile (that attempt has, or sends, its own request)."""
         with self.services.uow() as uow:
             job = self._locked(uow.session)
-            if JobStatus(job.status).finished:
+            if JobStatus(job.status).finished or job.attempts != self.attempt:
                 return False
             lifecycle.submitted(job, request_id)
             uow.commit()
@@ -184,6 +189,30 @@ class JobRun:
             uow.commit()
         self.last_beat = time.monotonic()
 
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """While a provider call blocks this thread (a submit fal holds), another thread keeps the job's
+        heartbeat: a live worker is never taken for a dead one, and a dead one is seen within
+        JOB_STALE_SECONDS."""
+        done = threading.Event()
+
+        def keep() -> None:
+            while not done.wait(self.beat_every):
+                try:
+                    self.beat()
+                except _Stop:
+                    return
+                except Exception:  # the call in the main thread decides the job's fate, not this
+                    log.exception("heartbeat of job %s failed", self.job_id)
+
+        keeper = threading.Thread(target=keep, name=f"beat-{self.job_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            keeper.join()
+
     def store_result(self, result: dict[str, Any], logs: list[str]) -> None:
         kept = without_inline_data(result)
         with self.services.uow() as uow:
@@ -221,9 +250,9 @@ class JobRun:
         elif err.code is ProviderFailure.INVALID:
             message = f"The model refused these parameters: {err}"
         elif err.code is ProviderFailure.UNAVAILABLE:
-            message = f"The image service is unavailable right now ({err}). Your credits were returned."
+            message = f"The image service is unavailable right now ({err})."
         elif err.code is ProviderFailure.BAD_OUTPUT:
-            message = f"The image service returned an unusable result ({err}). Your credits were returned."
+            message = f"The image service returned an unusable result ({err})."
         else:
             message = f"The image service failed: {err}"
         log.warning("job %s failed: %s (%s)", claim.job_id, err, err.code)
@@ -246,9 +275,10 @@ class JobRun:
 
     def _submit(self, claim: _Claim, provider: Provider) -> str | None:
         if utcnow() > claim.deadline:
-            self.fail("timeout", "The job waited too long for a worker; your credits were returned.")
+            self.fail("timeout", "The job waited too long for a worker.")
             return None
-        request_id = provider.submit(claim.endpoint, claim.params)
+        with self.beating():
+            request_id = provider.submit(claim.endpoint, claim.params)
         if not self.store_request_id(request_id):
             cancel_quietly(provider, claim.endpoint, request_id)
             return None
@@ -278,7 +308,7 @@ class JobRun:
                 limit = round((claim.deadline - claim.accepted).total_seconds())
                 self.fail(
                     "timeout",
-                    f"The image service did not finish within {limit} s; your credits were returned.",
+                    f"The image service did not finish within {limit} s.",
                 )
                 return None
             if status is None:

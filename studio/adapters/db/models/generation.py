@@ -59,6 +59,7 @@ class GenerationJob(Base):
         sa.UniqueConstraint("owner_id", "idempotency_key"),
         sa.Index(None, "owner_id", "status"),
         sa.Index(None, "owner_id", "created_at"),
+        sa.Index(None, "owner_id", "fingerprint", "created_at"),
         sa.Index(None, "status", "deadline_at"),
         sa.Index(None, "status", "heartbeat_at"),
         sa.Index(None, "provider_request_id"),
@@ -85,6 +86,7 @@ class GenerationJob(Base):
     batch_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     priority: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
     idempotency_key: Mapped[str] = mapped_column(sa.String(128))
+    fingerprint: Mapped[str | None] = mapped_column(sa.String(64))  # of the form sent: a repeat is one job
     provider: Mapped[str] = mapped_column(sa.String(16))
     provider_request_id: Mapped[str | None] = mapped_column(sa.String(128))
     status: Mapped[str] = mapped_column(sa.String(16), default="queued", server_default="queued")
@@ -102,6 +104,7 @@ class GenerationJob(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]  # the worker holding the job writes this while it waits
+    submitting_at: Mapped[datetime | None]  # this attempt's worker began sending it: a request may exist
     deadline_at: Mapped[datetime | None]
     cancel_requested_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = updated_column()
