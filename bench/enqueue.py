@@ -48,13 +48,13 @@ def main() -> None:
         account_id = stack.account(jobs=args.calls + args.warmup + 1)
         request = stack.request()
         for _ in range(args.warmup):
-            start_generation(services, account_id, request, uuid.uuid4().hex)
+            start_generation(services, account_id, request, uuid.uuid4().hex, again=True)
 
         monitor = CpuMonitor(stack.database_name)
         samples: list[float] = []
         for _ in range(args.calls):
             t = time.perf_counter()
-            view = start_generation(services, account_id, request, uuid.uuid4().hex)
+            view = start_generation(services, account_id, request, uuid.uuid4().hex, again=True)
             samples.append((time.perf_counter() - t) * 1000)
             assert view.status is JobStatus.QUEUED
         load = monitor.report()

@@ -78,7 +78,7 @@ def studio_run(stack: Stack, account_id: uuid.UUID) -> StudioRun:
     services = stack.services
     t0_wall = time.time()
     t0 = time.perf_counter()
-    view = start_generation(services, account_id, stack.request(), uuid.uuid4().hex)
+    view = start_generation(services, account_id, stack.request(), uuid.uuid4().hex, again=True)
     t_enq = time.perf_counter()
     while True:
         view = get_job(services, account_id, view.id)

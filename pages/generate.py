@@ -1,5 +1,7 @@
 """Generate: describe an image, pick a model and its settings, watch the job, keep the images."""
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from studio.errors import InsufficientCredits, InvalidParameters, StudioError
@@ -31,11 +33,12 @@ with form_side:
         generate_form.cost_preview(quote, account.id)
         # Invalid settings keep Generate on: pressing it reports what to fix.
         action = generate_form.submit_buttons(isinstance(quote, InvalidParameters) or quote.affordable)
-    if action == "generate":
+    if action in ("generate", "again"):
+        submitted_at = datetime.now(UTC)
         try:
             job = submissions.start_generation(
                 services(), account.id, request, generate_form.submission_key(),
-                project_id=project[0] if project else None,
+                project_id=project[0] if project else None, again=action == "again",
             )  # fmt: skip
         except InsufficientCredits as err:
             billing_view.out_of_credits(str(err))
@@ -43,6 +46,7 @@ with form_side:
             st.error(str(err))
         else:
             generate_form.rotate_submission_key()
+            generate_form.repeated(job.created_at, submitted_at)
             generate_jobs.watch(job.id)
             st.rerun()
     elif action == "defaults":

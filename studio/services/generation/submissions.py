@@ -6,17 +6,20 @@ and creates the job row in one transaction, then enqueues the job id. Nothing he
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from studio.adapters.db.models import GenerationJob, Project, utcnow
+from studio.adapters.db.models import GenerationJob, Project, User, utcnow
 from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
@@ -37,6 +40,8 @@ from studio.services.generation.views import JobView, get_job
 log = logging.getLogger(__name__)
 
 _KEY_MAX = 128
+#: The same request sent again within this many seconds is the job already made (clicks a rerender apart).
+REPEAT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,12 @@ def start_generation(
     *,
     priority: int = 0,
     project_id: uuid.UUID | None = None,
+    again: bool = False,
 ) -> JobView:
-    """Accept a request: reserve its credits and create its job, then queue it. Same key, same job.
-    With `project_id` (one of the account's projects) the images go into that project."""
+    """Accept a request: reserve its credits and create its job, then queue it. Same key, same job; the
+    same request sent again within REPEAT_SECONDS (clicks a rerender apart) is the same job too, unless
+    `again` (the person asked for another run). With `project_id` (one of the account's projects) the
+    images go into that project."""
     if not idempotency_key or len(idempotency_key) > _KEY_MAX:
         raise InvalidInput("a submission needs an idempotency key of 1-128 characters")
     existing = _find_by_key(services, account_id, idempotency_key)
@@ -101,6 +109,7 @@ def start_generation(
         _check_project(services, account_id, project_id)
     plans.renew_if_due(services, account_id)
     spec = catalogue.model_spec(services, request.model)
+    fingerprint = _fingerprint(request, project_id)
     request = _with_seed(spec, request)
     arguments = provider_arguments(spec, request)
     cost = price(spec, arguments)
@@ -114,6 +123,7 @@ def start_generation(
         request=request.to_json(),
         prompt=request.prompt.strip(),
         idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
         provider=services.settings.provider_mode,
         status=JobStatus.QUEUED.value,
         num_images=cost.images,
@@ -126,20 +136,24 @@ def start_generation(
     )
     try:
         with services.uow() as uow:
-            uow.session.add(job)
-            uow.session.flush()
-            ledger.change_balance(
-                uow.session,
-                account_id,
-                -cost.credits,
-                LedgerKind.RESERVE,
-                f"Reserved for {cost.images} image{'s' if cost.images != 1 else ''} with {spec.name}",
-                ref_type="job",
-                ref_id=str(job.id),
-                job_id=job.id,
-                dedupe_key=f"reserve:{job.id}",
-            )
-            uow.commit()
+            # One submission of an account at a time from here to the commit: a repeat sees this one.
+            uow.session.execute(sa.select(User.id).where(User.id == account_id).with_for_update())
+            repeat = None if again else _recent_repeat(uow.session, account_id, fingerprint, now)
+            if repeat is None:
+                uow.session.add(job)
+                uow.session.flush()
+                ledger.change_balance(
+                    uow.session,
+                    account_id,
+                    -cost.credits,
+                    LedgerKind.RESERVE,
+                    f"Reserved for {cost.images} image{'s' if cost.images != 1 else ''} with {spec.name}",
+                    ref_type="job",
+                    ref_id=str(job.id),
+                    job_id=job.id,
+                    dedupe_key=f"reserve:{job.id}",
+                )
+                uow.commit()
     except (
         InsufficientCredits
     ) as short:  # say when the credits come back, and that upgrading is the other way
@@ -150,9 +164,34 @@ def start_generation(
         if existing is None:
             raise
         return existing
+    if repeat is not None:
+        log.info("job %s: the same request again within %s s, not a new job", repeat, REPEAT_SECONDS)
+        return get_job(services, account_id, repeat)
     lifecycle.queue_attempt(services, job.id, 1, priority)
     _alert_quietly(services, account_id)
     return get_job(services, account_id, job.id)
+
+
+def _fingerprint(request: Request, project_id: uuid.UUID | None) -> str:
+    """The request as the person sent it (before a seed is picked for them), and where its images go."""
+    sent = {"request": request.to_json(), "project": str(project_id) if project_id else None}
+    return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()
+
+
+def _recent_repeat(
+    session: Session, account_id: uuid.UUID, fingerprint: str, now: datetime
+) -> uuid.UUID | None:
+    """The job of the same request this account sent within REPEAT_SECONDS, if any."""
+    return session.scalar(
+        sa.select(GenerationJob.id)
+        .where(
+            GenerationJob.owner_id == account_id,
+            GenerationJob.fingerprint == fingerprint,
+            GenerationJob.created_at > now - timedelta(seconds=REPEAT_SECONDS),
+        )
+        .order_by(GenerationJob.created_at.desc())
+        .limit(1)
+    )
 
 
 def renewal_date(services: Services, account_id: uuid.UUID) -> date | None:

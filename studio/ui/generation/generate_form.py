@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 import streamlit as st
 
@@ -26,6 +27,7 @@ PROMPT = "gen.prompt"
 _SUBMISSION = "gen.submission"
 _NOTICE = "gen.notice"
 _DEFAULTS_APPLIED = "gen.defaults_applied"
+_AGAIN = "gen.again"  # the last Generate was folded into the job just made: offer another run
 PROJECT = "gen.project"
 
 
@@ -101,14 +103,33 @@ def rotate_submission_key() -> None:
     st.session_state[_SUBMISSION] = uuid.uuid4().hex
 
 
+def repeated(job_started_at: datetime, submitted_at: datetime) -> None:
+    """After Generate: a job made before this click means the same settings were just sent (a second click
+    a rerender after the first): say so, and offer Run again for a deliberate second run."""
+    if job_started_at < submitted_at:
+        st.session_state[_AGAIN] = True
+        st.session_state[_NOTICE] = (
+            "Those settings were sent a moment ago: that job is shown, not charged twice. "
+            "Press Run again for another one."
+        )
+    else:
+        st.session_state.pop(_AGAIN, None)
+
+
 def submit_buttons(can_pay: bool) -> str | None:
-    """Generate, or only update the cost preview; None when the form was not submitted."""
+    """Generate (or Run again, after a repeated click), or only update the cost preview; None when the
+    form was not submitted."""
     with st.container(horizontal=True):
         # Keyed by the submission key: a click from a render whose key was already used finds no button.
         generate = st.form_submit_button(
             "Generate", type="primary", icon=":material/auto_awesome:", disabled=not can_pay,
             key=f"gen.submit.{submission_key()}",
         )  # fmt: skip
+        again = st.session_state.get(_AGAIN) and st.form_submit_button(
+            "Run again", icon=":material/replay:", disabled=not can_pay, key=f"gen.again.{submission_key()}"
+        )
+        if again:
+            return "again"
         check = st.form_submit_button("Update cost", icon=":material/calculate:", key="gen.check")
         keep = st.form_submit_button(
             "Save as my defaults", icon=":material/bookmark:", key="gen.defaults", type="tertiary",

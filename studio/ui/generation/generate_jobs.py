@@ -15,7 +15,7 @@ import streamlit as st
 from studio.domain.catalogue import ModelSpec
 from studio.domain.generation import JobStatus
 from studio.errors import NotFound, StudioError
-from studio.services.generation import submissions, views
+from studio.services.generation import lifecycle, submissions, views
 from studio.services.generation.views import ImageView, JobView
 from studio.ui.generation import generate_form
 from studio.ui.shell import components
@@ -131,11 +131,8 @@ def _card(account_id: uuid.UUID, job: JobView, names: dict[str, str]) -> None:
             _images(job)
         else:
             message = (job.error_message or "The job did not finish.").rstrip()
-            if not message.endswith((".", "!", "?")):
-                message += "."
-            if job.credits_settled == 0 and "were returned" not in message:  # some messages say it already
-                count = job.credits_reserved
-                message += f" Your {count} credit{'s were' if count != 1 else ' was'} returned."
+            if " returned." not in message and "charged." not in message:  # ended before messages said it
+                message = f"{message.rstrip('.')}. {lifecycle.refund_note(job.credits_reserved)}"
             (st.error if job.status is JobStatus.FAILED else st.warning)(message)
 
 
