@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -455,6 +456,31 @@ def test_twenty_concurrent_submits_on_five_credits_accept_exactly_five(
         assert len(Queue(config.queue, connection=redis_conn).job_ids) == 5
         for view in accepted:
             cancel_job(services, user, view.id)  # leave no job queued forever in the shared database
+
+
+def test_twenty_clicks_60_ms_apart_on_the_same_form_make_one_job(stack: Stack, redis_conn: Redis) -> None:
+    """The issue's clicks: each a rerender after the last, so each with a new submission key."""
+    config = stack.config()  # the queue stays unconsumed: the job is still running when the clicks land
+    with config.services() as services:
+        user = new_user(services, credits=10)
+        request = small_request()
+        barrier = threading.Barrier(20)
+
+        def click(index: int) -> uuid.UUID:
+            barrier.wait(timeout=10)
+            time.sleep(0.06 * index)  # the clicks themselves, 60 ms apart
+            return start_generation(services, user, request, f"click-{index}").id
+
+        with ThreadPoolExecutor(20) as pool:
+            made = set(pool.map(click, range(20)))
+        assert len(made) == 1
+        assert [kind for kind, _ in ledger_rows(services, user)] == ["grant", "reserve"]
+        assert_balanced(services, user, 9)
+        again = start_generation(services, user, request, "on-purpose", again=True)
+        assert again.id not in made
+        assert_balanced(services, user, 8)
+        for job_id in (*made, again.id):
+            cancel_job(services, user, job_id)
 
 
 # --- 10. cancelling -----------------------------------------------------------------------------------------

@@ -598,8 +598,9 @@ class FakeFal:
             parsed = None
         body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
 
-        def record(code: int, request_id: str | None = None) -> None:
+        def record(code: int, request_id: str | None = None) -> None:  # called with the lock held
             self._submits.append(Submitted(endpoint_id, body, headers, request_id, now, code, query))
+            self._cond.notify_all()  # a held answer (submit_delay) must not hold back wait_for_submit
 
         with self._cond:
             if not authorised:

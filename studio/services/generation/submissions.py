@@ -40,7 +40,8 @@ from studio.services.generation.views import JobView, get_job
 log = logging.getLogger(__name__)
 
 _KEY_MAX = 128
-#: The same request sent again within this many seconds is the job already made (clicks a rerender apart).
+#: The same request sent again within this many seconds, while its job runs, is that job (clicks a rerender
+#: apart).
 REPEAT_SECONDS = 5.0
 
 
@@ -96,9 +97,9 @@ def start_generation(
     again: bool = False,
 ) -> JobView:
     """Accept a request: reserve its credits and create its job, then queue it. Same key, same job; the
-    same request sent again within REPEAT_SECONDS (clicks a rerender apart) is the same job too, unless
-    `again` (the person asked for another run). With `project_id` (one of the account's projects) the
-    images go into that project."""
+    same request sent again within REPEAT_SECONDS while its job runs (clicks a rerender apart) is the same
+    job too, unless `again` (the person asked for another run). With `project_id` (one of the account's
+    projects) the images go into that project."""
     if not idempotency_key or len(idempotency_key) > _KEY_MAX:
         raise InvalidInput("a submission needs an idempotency key of 1-128 characters")
     existing = _find_by_key(services, account_id, idempotency_key)
@@ -181,13 +182,15 @@ def _fingerprint(request: Request, project_id: uuid.UUID | None) -> str:
 def _recent_repeat(
     session: Session, account_id: uuid.UUID, fingerprint: str, now: datetime
 ) -> uuid.UUID | None:
-    """The job of the same request this account sent within REPEAT_SECONDS, if any."""
+    """The unfinished job of the same request this account sent within REPEAT_SECONDS, if any (once it has
+    ended, the person has seen it: a click then asks for another run)."""
     return session.scalar(
         sa.select(GenerationJob.id)
         .where(
             GenerationJob.owner_id == account_id,
             GenerationJob.fingerprint == fingerprint,
             GenerationJob.created_at > now - timedelta(seconds=REPEAT_SECONDS),
+            GenerationJob.status.in_(lifecycle.UNFINISHED),
         )
         .order_by(GenerationJob.created_at.desc())
         .limit(1)
