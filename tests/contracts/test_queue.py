@@ -139,3 +139,28 @@ def test_stats_count_waiting_jobs(runner: Runner, log: str) -> None:
     assert stats.queued == 2
     assert stats.running == 0
     assert stats.failed == 0
+
+
+def test_one_caller_claims_each_slot_of_a_periodic_pass(runner: Runner) -> None:
+    queue = runner.queue
+    assert queue.claim_slot("reconcile", 7, 60)
+    assert not queue.claim_slot("reconcile", 7, 60)  # another process, the same slot: not again
+    assert queue.claim_slot("reconcile", 8, 60)
+    assert queue.claim_slot("purge-trash", 7, 60)
+
+
+def test_a_worker_that_stops_saying_it_is_alive_is_dead_and_released_once(redis_conn: Redis) -> None:
+    queue = RQQueue(redis_conn, QUEUES)
+    other = RQQueue(redis_conn, ("elsewhere",))  # workers of other queues are not watched by these
+    queue.register_alive("w-1", ttl=1)
+    queue.register_alive("w-2", ttl=60)
+    other.register_alive("w-3", ttl=1)
+    assert queue.dead_workers() == []
+    wait_for(lambda: queue.dead_workers() == ["w-1"], timeout=5)
+    assert queue.release_dead_worker("w-1") == []  # never registered with RQ: nothing was running
+    assert queue.release_dead_worker("w-1") == []
+    assert queue.dead_workers() == []
+    queue.unregister_alive("w-2")
+    assert queue.dead_workers() == []
+    wait_for(lambda: other.dead_workers() == ["w-3"], timeout=5)  # its own watchers see it
+    assert other.release_dead_worker("w-3") == []

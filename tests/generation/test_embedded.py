@@ -367,3 +367,31 @@ def test_a_failure_message_always_says_what_became_of_the_credits(
     assert views.get_job(studio, user_id, free).error_message == (
         "The job stopped responding. Nothing was charged."
     )
+
+
+def test_the_jobs_of_a_dead_worker_are_taken_over_once(studio: Services, user_id: uuid.UUID) -> None:
+    from studio.adapters.queue import Abandoned
+    from studio.duties import Duties
+    from tests.support.fakes import FakeQueue
+
+    studio.queue = queue = FakeQueue()
+    duties = Duties(studio)
+    running = left_behind(studio, user_id, "dead-worker", status=JobStatus.RUNNING.value, attempts=1)
+    duties.take_over(
+        Abandoned(f"gen-{running}-1", "studio.jobs.run_generation", (str(running), 1), "default")
+    )
+    duties.take_over(
+        Abandoned(f"gen-{running}-1", "studio.jobs.run_generation", (str(running), 1), "default")
+    )
+    duties.take_over(Abandoned("zip-1", "studio.jobs.build_zip", ("a", "b", ["c"]), "low"))
+    duties.take_over(
+        Abandoned("zip-1-again", "studio.jobs.build_zip", ("a", "b", ["c"]), "low")
+    )  # died twice
+    duties.take_over(
+        Abandoned("renew-plans-9", "studio.jobs.renew_plans", (), "low")
+    )  # its next slot runs it
+    assert [(job["id"], job["queue"]) for job in queue.jobs] == [
+        (f"gen-{running}-2", "high"),  # the next attempt, ahead of new work
+        ("zip-1-again", "low"),
+    ]
+    assert views.get_job(studio, user_id, running).status is JobStatus.RUNNING  # waiting for a worker
