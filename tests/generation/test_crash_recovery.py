@@ -45,17 +45,6 @@ STALE, INTERVAL = 3, 2
 BOUND = STALE + INTERVAL + 10  # seconds, from the last crash
 
 
-@pytest.fixture(scope="module")
-def stack(
-    postgres_url: str,
-    redis_url: str,
-    s3_endpoint: str,
-    _fal_server: FakeFal,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Stack:
-    return Stack(postgres_url, redis_url, s3_endpoint, _fal_server, tmp_path_factory.mktemp("crash"))
-
-
 @pytest.fixture
 def workers(stack: Stack, redis_conn: Redis) -> Iterator[Callable[..., WorkerProcess]]:
     """Start `python worker.py [args]` on a configuration; every one still running is stopped at the end."""

@@ -65,17 +65,6 @@ class Running:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    postgres_url: str,
-    redis_url: str,
-    s3_endpoint: str,
-    _fal_server: FakeFal,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Stack:
-    return Stack(postgres_url, redis_url, s3_endpoint, _fal_server, tmp_path_factory.mktemp("pipeline"))
-
-
-@pytest.fixture(scope="module")
 def shared(stack: Stack) -> Iterator[Running]:
     """One worker for every test that neither kills it nor needs other settings."""
     config = stack.config()
