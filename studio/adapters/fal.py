@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from studio.adapters.provider import ProviderStatus, download
+from studio.adapters.provider import ProviderStatus, download, normalise
 from studio.errors import ProviderError, ProviderFailure
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class FalProvider:
                 raise ProviderError(
                     "fal returned a result that is not a JSON object", code=ProviderFailure.BAD_OUTPUT
                 )
-            return body
+            return normalise(endpoint_id, body)
 
         return self._retrying(fetch)
 

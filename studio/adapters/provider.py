@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from studio.domain.catalogue import BY_ENDPOINT
 from studio.errors import ProviderError, ProviderFailure
 
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
@@ -55,6 +56,27 @@ class Provider(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def normalise(endpoint_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One shape for every endpoint's answer: `images` a list (an upscaler's or a background remover's
+    single `image` becomes one item), `has_nsfw_concepts` a list of flags, and a `mask_image` kept.
+
+    The catalogue names the keys an endpoint's outputs are under (face-to-sticker answers `images`,
+    `sticker_image` and `sticker_image_background_removed`: the studio keeps the cut-out sticker)."""
+    spec = BY_ENDPOINT.get(endpoint_id)
+    keys = spec.outputs if spec else ("images", "image")
+    key = next((name for name in keys if body.get(name)), None)
+    found = body.get(key) if key else None
+    images = found if isinstance(found, list) else [found] if isinstance(found, dict) else found
+    kept = dict(body)
+    for name in keys:
+        kept.pop(name, None)
+    kept["images"] = images
+    flags = body.get("has_nsfw_concepts")
+    if isinstance(flags, dict):  # face-to-sticker: a flag per output key
+        kept["has_nsfw_concepts"] = [bool(flags.get(key))] * len(images or [])
+    return kept
 
 
 def decode_data_uri(url: str) -> tuple[bytes, str]:

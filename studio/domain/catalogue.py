@@ -162,6 +162,11 @@ def _enhance_prompt() -> Param:
     return Param("enhance_prompt", Kind.BOOL, "Enhance prompt", default=False, advanced=True)
 
 
+def _share(name: str, label: str, default: float, help: str = "") -> Param:
+    """A weight between 0 and 1, folded away."""
+    return Param(name, Kind.FLOAT, label, default=default, minimum=0.0, maximum=1.0, help=help, advanced=True)
+
+
 def _loras() -> Param:
     return Param(
         "loras",
@@ -195,6 +200,11 @@ class ModelSpec:
     featured: bool = False
     fixed: dict[str, Any] = field(default_factory=dict)  # sent with every request, never shown
     credit_cost: int | None = None  # credits per standard image, when the catalogue row sets it
+    operation: str = "text_to_image"  # the Operation this endpoint runs (studio.domain.generation)
+    inputs: tuple[str, ...] = ()  # its image inputs, e.g. ("image_url", "mask_url"): set by the studio
+    prompt: str = "required"  # "required", "optional" (may be empty) or "none" (not sent)
+    size_rule: str = "params"  # how the output size follows: "params", "input", "scaled", "canvas"
+    outputs: tuple[str, ...] = ("images", "image")  # result keys holding the outputs; the first present
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -207,7 +217,21 @@ class ModelSpec:
             "expected_seconds": self.expected_seconds,
             "fixed": dict(self.fixed),
             "price_note": self.price_note,
+            "operation": self.operation,
+            "inputs": list(self.inputs),
+            "prompt": self.prompt,
+            "size_rule": self.size_rule,
+            "outputs": list(self.outputs),
         }
+
+    @property
+    def takes_image(self) -> bool:
+        return "image_url" in self.inputs
+
+    @property
+    def generates(self) -> bool:
+        """Offered on the Generate page: makes new images from a prompt (with an input image or not)."""
+        return self.operation in ("text_to_image", "image_to_image")
 
 
 _FLUX_T2I = ("text_to_image", "seed", "image_size", "batch")
@@ -467,6 +491,263 @@ CATALOGUE: tuple[ModelSpec, ...] = (
             Param("expand_prompt", Kind.BOOL, "Expand prompt", default=True, advanced=True),
         ),
         sort_order=100,
+    ),
+    ModelSpec(
+        endpoint_id="fal-ai/lora",
+        name="Stable Diffusion XL",
+        description="Stability AI's SDXL base 1.0: negative prompts, LoRAs, the classic open model.",
+        category="general",
+        capabilities=(*_FLUX_T2I, "negative_prompt", "lora"),
+        speed="medium",
+        quality="standard",
+        expected_seconds=6.0,
+        price_micros=5_000,
+        price_unit="image",
+        price_note="estimate: fal bills fal-ai/lora by GPU time and publishes no per-image price",
+        negative_prompt=True,
+        params=(
+            _image_size("square_hd"),
+            _num_images(),
+            _seed(),
+            _steps(30, 50),
+            _guidance(7.5, 0.0, 20.0),
+            _loras(),
+            _safety_checker(),
+            Param(
+                "image_format",
+                Kind.CHOICE,
+                "File format",
+                default="png",
+                choices=("png", "jpeg"),
+                advanced=True,
+            ),
+        ),
+        fixed={"model_name": "stabilityai/stable-diffusion-xl-base-1.0"},
+        sort_order=85,
+    ),
+    ModelSpec(
+        endpoint_id="fal-ai/flux/dev/image-to-image",
+        name="FLUX.1 [dev] image-to-image",
+        description="Redraws an image you give it after your prompt; strength says how far it may move.",
+        category="edit",
+        capabilities=("image_to_image", "seed", "batch"),
+        speed="medium",
+        quality="high",
+        expected_seconds=6.0,
+        price_micros=25_000,
+        price_unit="megapixel",
+        price_note="estimate: fal publishes none for image-to-image; FLUX.1 [dev]'s text-to-image price",
+        params=(
+            Param(
+                "strength",
+                Kind.FLOAT,
+                "Strength",
+                default=0.95,
+                minimum=0.01,
+                maximum=1.0,
+                help="How far the result may move from the input image: low keeps it, 1 redraws it",
+            ),
+            _num_images(),
+            _seed(),
+            _steps(40, 50),
+            _guidance(3.5, 1.0, 20.0),
+            Param(
+                "acceleration",
+                Kind.CHOICE,
+                "Acceleration",
+                default="none",
+                choices=("none", "regular", "high"),
+                advanced=True,
+            ),
+            _safety_checker(),
+            _output_format(),
+        ),
+        operation="image_to_image",
+        inputs=("image_url",),
+        size_rule="input",
+        sort_order=110,
+    ),
+    ModelSpec(
+        endpoint_id="fal-ai/face-to-sticker",
+        name="Face to sticker",
+        description="Turns a face photo into a die-cut sticker on a transparent background.",
+        category="edit",
+        capabilities=("image_to_image", "seed", "negative_prompt"),
+        speed="medium",
+        quality="standard",
+        expected_seconds=8.0,
+        price_micros=25_000,
+        price_unit="image",
+        price_note="estimate: fal bills face-to-sticker by GPU time and publishes no per-image price",
+        negative_prompt=True,
+        params=(
+            _image_size("square_hd"),
+            _seed(),
+            Param(
+                "num_inference_steps", Kind.INT, "Steps", default=20, minimum=10, maximum=40, advanced=True
+            ),
+            _guidance(4.5, 0.0, 20.0),
+            Param(
+                "instant_id_strength",
+                Kind.FLOAT,
+                "Likeness",
+                default=0.7,
+                minimum=0.0,
+                maximum=1.0,
+                advanced=True,
+            ),
+            Param(
+                "ip_adapter_weight",
+                Kind.FLOAT,
+                "Style weight",
+                default=0.2,
+                minimum=0.0,
+                maximum=1.0,
+                advanced=True,
+            ),
+            Param(
+                "ip_adapter_noise",
+                Kind.FLOAT,
+                "Style noise",
+                default=0.5,
+                minimum=0.0,
+                maximum=1.0,
+                advanced=True,
+            ),
+            Param("upscale", Kind.BOOL, "Upscale 2×", default=False, advanced=True),
+            _safety_checker(),
+        ),
+        operation="image_to_image",
+        inputs=("image_url",),
+        outputs=("sticker_image_background_removed", "sticker_image", "images"),
+        sort_order=120,
+    ),
+    ModelSpec(
+        endpoint_id="fal-ai/flux-pro/v1/fill",
+        name="FLUX.1 Fill [pro]",
+        description="Inpainting: repaints the part of an image you mask, after your prompt.",
+        category="tool",
+        capabilities=("inpaint", "seed", "batch"),
+        speed="medium",
+        quality="premium",
+        expected_seconds=8.0,
+        price_micros=50_000,
+        price_unit="megapixel",
+        params=(_num_images(), _seed(), _enhance_prompt(), _safety_tolerance(), _output_format()),
+        operation="inpaint",
+        inputs=("image_url", "mask_url"),
+        size_rule="input",
+        sort_order=200,
+    ),
+    ModelSpec(
+        endpoint_id="fal-ai/bria/expand",
+        name="Bria Expand",
+        description="Outpainting: extends an image beyond its borders, to a bigger canvas or another ratio.",
+        category="tool",
+        capabilities=("outpaint", "seed"),
+        speed="medium",
+        quality="high",
+        expected_seconds=8.0,
+        price_micros=40_000,
+        price_unit="image",
+        params=(_seed(),),
+        operation="outpaint",
+        inputs=("image_url",),
+        prompt="optional",
+        size_rule="canvas",
+        sort_order=210,
+    ),
+    ModelSpec(
+        endpoint_id="fal-ai/clarity-upscaler",
+        name="Clarity Upscaler",
+        description="Upscales 2× or 4× and adds real detail (the factor goes up to 4).",
+        category="tool",
+        capabilities=("upscale", "seed"),
+        speed="slow",
+        quality="high",
+        expected_seconds=15.0,
+        price_micros=30_000,
+        price_unit="megapixel",
+        params=(
+            Param("upscale_factor", Kind.FLOAT, "Factor", default=2.0, minimum=1.0, maximum=4.0),
+            Param(
+                "creativity",
+                Kind.FLOAT,
+                "Creativity",
+                default=0.35,
+                minimum=0.0,
+                maximum=1.0,
+                help="How much new detail it may invent",
+                advanced=True,
+            ),
+            Param(
+                "resemblance",
+                Kind.FLOAT,
+                "Resemblance",
+                default=0.6,
+                minimum=0.0,
+                maximum=1.0,
+                help="How closely it keeps to the original",
+                advanced=True,
+            ),
+            _guidance(4.0, 0.0, 20.0),
+            _steps(18, 50),
+            _seed(),
+            _safety_checker(),
+        ),
+        fixed={
+            "prompt": "masterpiece, best quality, highres",
+            "negative_prompt": "(worst quality, low quality, normal quality:2)",
+        },
+        operation="upscale",
+        inputs=("image_url",),
+        prompt="none",
+        size_rule="scaled",
+        sort_order=220,
+    ),
+    ModelSpec(
+        endpoint_id="fal-ai/birefnet/v2",
+        name="BiRefNet background removal",
+        description="Cuts the subject out onto transparency and keeps the mask it used.",
+        category="tool",
+        capabilities=("remove_background",),
+        speed="fast",
+        quality="high",
+        expected_seconds=3.0,
+        price_micros=10_000,
+        price_unit="image",
+        price_note="estimate: fal bills BiRefNet by GPU time and publishes no per-image price",
+        params=(
+            Param(
+                "model",
+                Kind.CHOICE,
+                "Model",
+                default="General Use (Light)",
+                choices=(
+                    "General Use (Light)",
+                    "General Use (Light 2K)",
+                    "General Use (Heavy)",
+                    "Matting",
+                    "Portrait",
+                ),
+                advanced=True,
+            ),
+            Param(
+                "operating_resolution",
+                Kind.CHOICE,
+                "Working resolution",
+                default="1024x1024",
+                choices=("1024x1024", "2048x2048"),
+                advanced=True,
+            ),
+            Param("refine_foreground", Kind.BOOL, "Refine edges", default=True, advanced=True),
+        ),
+        fixed={"output_format": "png", "output_mask": True},
+        operation="remove_background",
+        inputs=("image_url",),
+        prompt="none",
+        size_rule="input",
+        sort_order=230,
     ),
 )
 

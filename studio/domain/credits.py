@@ -62,10 +62,11 @@ def standard_image_credits(spec: ModelSpec) -> int:
     return spec.credit_cost if spec.credit_cost is not None else credits_for(spec.price_micros)
 
 
-def price(spec: ModelSpec, arguments: dict[str, Any]) -> Price:
-    """The price of sending `arguments` (already validated) to this model."""
+def price(spec: ModelSpec, arguments: dict[str, Any], input_size: tuple[int, int] | None = None) -> Price:
+    """The price of sending `arguments` (already validated) to this model; `input_size` is the input
+    image's (the output of an edit or an upscale follows it)."""
     units = 1
     if spec.price_unit == "megapixel":
-        units = billable_megapixels(*output_size(spec, arguments))
+        units = billable_megapixels(*output_size(spec, arguments, input_size))
     images = int(arguments.get("num_images", 1))
     return Price(standard_image_credits(spec) * units, images, spec.price_micros * units)

@@ -39,15 +39,19 @@ class Request:
     negative_prompt: str = ""
     style: str = "None"
     params: dict[str, Any] = field(default_factory=dict)
+    image_id: str = ""  # the image it starts from (a reference, an input or the image edited), if any
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "model": self.model,
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
             "style": self.style,
             "params": dict(self.params),
         }
+        if self.image_id:
+            data["image_id"] = self.image_id
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Request:
@@ -57,6 +61,7 @@ class Request:
             negative_prompt=str(data.get("negative_prompt") or ""),
             style=str(data.get("style") or "None"),
             params=dict(data.get("params") or {}),
+            image_id=str(data.get("image_id") or ""),
         )
 
 
@@ -173,10 +178,19 @@ def _value(param: Param, value: Any, problems: list[str]) -> Any:
     return _loras(param, value, problems)
 
 
-def provider_arguments(spec: ModelSpec, request: Request) -> dict[str, Any]:
-    """Exactly the body this endpoint accepts for `request`, or InvalidParameters listing each problem."""
+def provider_arguments(
+    spec: ModelSpec, request: Request, studio_fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Exactly the body this endpoint accepts for `request`, or InvalidParameters listing each problem.
+
+    `studio_fields` are the fields the studio itself sets, never a person: the image inputs (references to
+    stored files, resolved to URLs when the job is sent) and geometry it computed (an outpaint's canvas)."""
     problems: list[str] = []
-    prompt = _text(request.prompt, "The prompt", PROMPT_MAX_CHARS, problems, required=True)
+    prompt = _text(
+        request.prompt, "The prompt", PROMPT_MAX_CHARS, problems, required=spec.prompt == "required"
+    )
+    if prompt and spec.prompt == "none":
+        problems.append(f"{spec.name} does not take a prompt")
     negative = _text(
         request.negative_prompt, "The negative prompt", NEGATIVE_PROMPT_MAX_CHARS, problems, False
     )
@@ -187,7 +201,13 @@ def provider_arguments(spec: ModelSpec, request: Request) -> dict[str, Any]:
     accepted = {param.name for param in spec.params}
     for name in sorted(set(request.params) - accepted):
         problems.append(f"{spec.name} does not accept the parameter {name!r}")
-    arguments: dict[str, Any] = {"prompt": full_prompt(prompt, request.style)}
+    arguments: dict[str, Any] = {}
+    if spec.prompt != "none":
+        arguments["prompt"] = full_prompt(prompt, request.style) if prompt else ""
+    for name in spec.inputs:
+        if not (studio_fields or {}).get(name):
+            problems.append(f"{spec.name} needs an input image")
+            break
     if spec.negative_prompt:
         arguments["negative_prompt"] = negative
     for param in spec.params:
@@ -199,14 +219,26 @@ def provider_arguments(spec: ModelSpec, request: Request) -> dict[str, Any]:
         checked = _value(param, value, problems)
         if checked is not None:
             arguments[param.name] = checked
+    arguments.update(studio_fields or {})
     arguments.update(spec.fixed)
     if problems:
         raise InvalidParameters(problems)
     return arguments
 
 
-def output_size(spec: ModelSpec, arguments: dict[str, Any]) -> tuple[int, int]:
-    """The size each output image will have (what prices per megapixel are charged on)."""
+def output_size(
+    spec: ModelSpec, arguments: dict[str, Any], input_size: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """The size each output image will have (what prices per megapixel are charged on); `input_size` is
+    the input image's, for the endpoints whose output follows it."""
+    if spec.size_rule == "input" and input_size:
+        return input_size
+    if spec.size_rule == "scaled" and input_size:
+        factor = float(arguments.get("upscale_factor", 1))
+        return round(input_size[0] * factor), round(input_size[1] * factor)
+    if spec.size_rule == "canvas" and isinstance(arguments.get("canvas_size"), list):
+        width, height = arguments["canvas_size"]
+        return int(width), int(height)
     size = arguments.get("image_size")
     if isinstance(size, dict):
         return int(size["width"]), int(size["height"])

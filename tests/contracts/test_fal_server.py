@@ -6,6 +6,7 @@ imported it already: fal_client is driven in subprocesses here, with the fake's 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from studio.adapters.storage import S3Storage
 from tests.support.fal_server import FakeFal, reserve_socket
 
 FLUX_DEV = "fal-ai/flux/dev"
@@ -271,3 +273,302 @@ def test_protocol_edges_over_plain_http(fake_fal: FakeFal) -> None:
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["loc"] == ["body", "image_size"]
     assert fake_fal.submit_count() == 5
+
+
+# --- the iteration endpoints: image inputs, required fields, the shapes and sizes of their answers ----------
+
+I2I = "fal-ai/flux/dev/image-to-image"
+FILL = "fal-ai/flux-pro/v1/fill"
+EXPAND = "fal-ai/bria/expand"
+UPSCALE = "fal-ai/clarity-upscaler"
+BIREFNET = "fal-ai/birefnet/v2"
+LORA = "fal-ai/lora"
+STICKER = "fal-ai/face-to-sticker"
+STANDARD_KEYS = {"images", "seed", "has_nsfw_concepts", "timings", "prompt"}
+
+
+def _data_uri(size: tuple[int, int] = (64, 48), mode: str = "RGB", fmt: str = "PNG") -> str:
+    return f"data:image/{fmt.lower()};base64,{base64.b64encode(_image_bytes(size, mode, fmt)).decode()}"
+
+
+def _image_bytes(size: tuple[int, int] = (64, 48), mode: str = "RGB", fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, 255 if mode == "L" else (200, 80, 40)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+PHOTO = _data_uri()
+MASK = _data_uri(mode="L")
+
+# endpoint -> (the body the studio sends, its answer's keys, {answer key: [(width, height, mode, format)]})
+ITERATIONS: dict[str, tuple[dict[str, Any], set[str], dict[str, list[tuple[int, int, str, str]]]]] = {
+    I2I: (
+        {
+            "prompt": "a watercolour fox",
+            "image_url": _data_uri(fmt="JPEG"),
+            "strength": 0.8,
+            "num_inference_steps": 28,
+            "guidance_scale": 3.5,
+            "num_images": 2,
+            "seed": 7,
+            "acceleration": "none",
+            "enable_safety_checker": True,
+            "output_format": "jpeg",
+        },
+        STANDARD_KEYS,
+        {"images": [(64, 48, "RGB", "JPEG")] * 2},
+    ),
+    FILL: (
+        {
+            "prompt": "a hat",
+            "image_url": PHOTO,
+            "mask_url": MASK,
+            "num_images": 1,
+            "seed": 7,
+            "safety_tolerance": "2",
+            "enhance_prompt": False,
+            "output_format": "png",
+        },
+        STANDARD_KEYS,
+        {"images": [(64, 48, "RGB", "PNG")]},
+    ),
+    EXPAND: (
+        {
+            "image_url": PHOTO,
+            "canvas_size": [96, 80],
+            "original_image_size": [64, 48],
+            "original_image_location": [32, 0],
+            "prompt": "",
+            "seed": 7,
+        },
+        {"image", "seed"},
+        {"image": [(96, 80, "RGB", "PNG")]},
+    ),
+    UPSCALE: (
+        {
+            "image_url": _data_uri(fmt="WEBP"),
+            "upscale_factor": 2.5,
+            "prompt": "masterpiece, best quality, highres",
+            "negative_prompt": "(worst quality, low quality, normal quality:2)",
+            "creativity": 0.35,
+            "resemblance": 0.6,
+            "guidance_scale": 4,
+            "num_inference_steps": 18,
+            "seed": 7,
+            "enable_safety_checker": True,
+        },
+        {"image", "seed", "timings"},
+        {"image": [(160, 120, "RGB", "PNG")]},
+    ),
+    BIREFNET: (
+        {
+            "image_url": PHOTO,
+            "model": "General Use (Light)",
+            "operating_resolution": "1024x1024",
+            "output_format": "png",
+            "output_mask": True,
+            "refine_foreground": True,
+        },
+        {"image", "mask_image"},
+        {"image": [(64, 48, "RGBA", "PNG")], "mask_image": [(64, 48, "L", "PNG")]},
+    ),
+    LORA: (
+        {
+            "model_name": "stabilityai/stable-diffusion-xl-base-1.0",
+            "prompt": "a lighthouse",
+            "negative_prompt": "",
+            "image_size": {"width": 80, "height": 64},
+            "num_inference_steps": 30,
+            "guidance_scale": 7.5,
+            "num_images": 1,
+            "seed": 7,
+            "loras": [],
+            "scheduler": "DPM++ 2M",
+            "image_format": "jpeg",
+            "enable_safety_checker": True,
+        },
+        STANDARD_KEYS,
+        {"images": [(80, 64, "RGB", "JPEG")]},
+    ),
+    STICKER: (
+        {
+            "image_url": PHOTO,
+            "prompt": "a person",
+            "negative_prompt": "",
+            "image_size": {"width": 96, "height": 96},
+            "num_inference_steps": 20,
+            "guidance_scale": 4.5,
+            "instant_id_strength": 0.7,
+            "ip_adapter_weight": 0.2,
+            "ip_adapter_noise": 0.5,
+            "upscale": False,
+            "upscale_steps": 10,
+            "seed": 7,
+            "enable_safety_checker": True,
+        },
+        {"images", "sticker_image", "sticker_image_background_removed", "seed", "has_nsfw_concepts"},
+        {
+            "images": [(96, 96, "RGB", "PNG")],
+            "sticker_image": [(96, 96, "RGB", "PNG")],
+            "sticker_image_background_removed": [(96, 96, "RGBA", "PNG")],
+        },
+    ),
+}
+
+
+def _subscribe(fake: FakeFal, endpoint: str, arguments: dict[str, Any]) -> Any:
+    return run_client(fake, f"emit(fal_client.subscribe({endpoint!r}, {arguments!r}, interval=0.02))")
+
+
+def _refused(fake: FakeFal, endpoint: str, arguments: dict[str, Any]) -> list[Any]:
+    """[status code, message] of the FalClientHTTPError that getting the result raises."""
+    return run_client(  # type: ignore[no-any-return]
+        fake,
+        f"""
+        handle = fal_client.submit({endpoint!r}, {arguments!r})
+        try:
+            emit(["no error", handle.get(interval=0.02)])
+        except FalClientHTTPError as exc:
+            emit([exc.status_code, exc.message])
+        """,
+    )
+
+
+def _files(fake: FakeFal, answer: dict[str, Any]) -> dict[str, list[tuple[int, int, str, str]]]:
+    """Every file an answer names, downloaded: answer key -> [(width, height, mode, format)]."""
+    found: dict[str, list[tuple[int, int, str, str]]] = {}
+    with _client(fake) as http:
+        for key, value in answer.items():
+            described = value if isinstance(value, list) else [value]
+            if not all(isinstance(item, dict) and "url" in item for item in described):
+                continue
+            for item in described:
+                response = http.get(item["url"])
+                assert response.status_code == 200
+                assert response.headers["content-type"] == item["content_type"]
+                assert len(response.content) == item["file_size"]
+                decoded = Image.open(io.BytesIO(response.content))
+                assert decoded.size == (item["width"], item["height"])
+                found.setdefault(key, []).append((*decoded.size, decoded.mode, str(decoded.format)))
+    return found
+
+
+@pytest.mark.parametrize("endpoint", list(ITERATIONS))
+def test_an_iteration_endpoint_answers_its_own_shape_and_sizes(fake_fal: FakeFal, endpoint: str) -> None:
+    arguments, keys, files = ITERATIONS[endpoint]
+    answer = _subscribe(fake_fal, endpoint, arguments)
+
+    assert set(answer) == keys
+    assert _files(fake_fal, answer) == files
+    if "seed" in keys:
+        assert answer["seed"] == 7
+    [submitted] = fake_fal.submits
+    assert (submitted.endpoint_id, submitted.body) == (endpoint, arguments)  # as received, untouched
+
+
+def test_the_transparent_outputs_are_cut_outs(fake_fal: FakeFal) -> None:
+    cutout = _subscribe(fake_fal, BIREFNET, ITERATIONS[BIREFNET][0])
+    sticker = _subscribe(fake_fal, STICKER, ITERATIONS[STICKER][0])
+    assert sticker["has_nsfw_concepts"] == {
+        "images": False,
+        "sticker_image": False,
+        "sticker_image_background_removed": False,
+    }
+    with _client(fake_fal) as http:
+        image, mask, removed = (
+            Image.open(io.BytesIO(http.get(item["url"]).content))
+            for item in (cutout["image"], cutout["mask_image"], sticker["sticker_image_background_removed"])
+        )
+    assert image.getchannel("A").getextrema() == (0, 255)  # a subject on transparency
+    assert image.getchannel("A").tobytes() == mask.tobytes()  # the mask is the alpha
+    assert removed.getchannel("A").getextrema() == (0, 255)
+
+
+def test_birefnet_without_output_mask_answers_no_mask(fake_fal: FakeFal) -> None:
+    arguments = ITERATIONS[BIREFNET][0] | {"output_mask": False}
+    assert set(_subscribe(fake_fal, BIREFNET, arguments)) == {"image"}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "dropped", "missing"),
+    [
+        (FILL, ("mask_url",), ["mask_url"]),
+        (I2I, ("prompt", "image_url"), ["prompt", "image_url"]),
+        (LORA, ("model_name",), ["model_name"]),
+        (EXPAND, ("canvas_size",), ["canvas_size"]),
+    ],
+)
+def test_a_missing_required_field_is_a_422_at_the_result(
+    fake_fal: FakeFal, endpoint: str, dropped: tuple[str, ...], missing: list[str]
+) -> None:
+    arguments = {k: v for k, v in ITERATIONS[endpoint][0].items() if k not in dropped}
+    assert _refused(fake_fal, endpoint, arguments) == [
+        422,
+        [{"loc": ["body", name], "msg": "Field required", "type": "missing"} for name in missing],
+    ]
+
+
+def test_a_mask_of_another_size_is_refused(fake_fal: FakeFal) -> None:
+    arguments = ITERATIONS[FILL][0] | {"mask_url": _data_uri((32, 24), mode="L")}
+    code, [detail] = _refused(fake_fal, FILL, arguments)
+    assert (code, detail["loc"], detail["msg"]) == (
+        422,
+        ["body", "mask_url"],
+        "mask dimensions 32x24 do not match the image's 64x48",
+    )
+
+
+@pytest.mark.parametrize(
+    "image_url",
+    [
+        "data:image/png;base64," + base64.b64encode(b"not an image").decode(),
+        "data:image/png;base64,%%%",
+        "ftp://127.0.0.1/photo.png",
+    ],
+)
+def test_an_image_that_cannot_be_loaded_is_refused(fake_fal: FakeFal, image_url: str) -> None:
+    code, [detail] = _refused(fake_fal, UPSCALE, ITERATIONS[UPSCALE][0] | {"image_url": image_url})
+    assert (code, detail["loc"], detail["msg"]) == (422, ["body", "image_url"], "could not load the image")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"canvas_size": [5000, 80]}, "canvas_size"),
+        ({"canvas_size": "96x80"}, "canvas_size"),
+        ({"original_image_size": [60, 48]}, "original_image_size"),
+        ({"original_image_location": [40, 0]}, "original_image_location"),
+        ({"original_image_location": [-1, 0]}, "original_image_location"),
+    ],
+)
+def test_expand_refuses_a_canvas_the_original_does_not_fit(
+    fake_fal: FakeFal, change: dict[str, Any], field: str
+) -> None:
+    with _client(fake_fal) as http:
+        submitted = http.post(f"/{EXPAND}", json=ITERATIONS[EXPAND][0] | change, headers=AUTH).json()
+        refused = http.get(submitted["response_url"], headers=AUTH)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_an_http_image_input_is_fetched(fake_fal: FakeFal, s3_storage: S3Storage) -> None:
+    s3_storage.put("inputs/photo.png", _image_bytes((40, 30)), "image/png")
+    arguments = ITERATIONS[I2I][0] | {"image_url": s3_storage.url("inputs/photo.png", 300), "num_images": 1}
+    assert arguments["image_url"].startswith("http://127.0.0.1:")
+    answer = _subscribe(fake_fal, I2I, arguments)
+    assert _files(fake_fal, answer) == {"images": [(40, 30, "RGB", "JPEG")]}
+
+    gone = arguments | {"image_url": s3_storage.url("inputs/missing.png", 300)}  # moto answers 404
+    code, [detail] = _refused(fake_fal, I2I, gone)
+    assert (code, detail["loc"], detail["msg"]) == (422, ["body", "image_url"], "could not load the image")
+
+
+def test_the_behaviour_knobs_apply_to_the_iteration_endpoints(fake_fal: FakeFal) -> None:
+    fake_fal.configure(FILL, submit_errors=[503], never_completes=True)
+    fake_fal.configure(BIREFNET, result_body={"image": "verbatim"})
+    with _client(fake_fal) as http:
+        assert http.post(f"/{FILL}", json=ITERATIONS[FILL][0], headers=AUTH).status_code == 503
+        fill = http.post(f"/{FILL}", json=ITERATIONS[FILL][0], headers=AUTH).json()
+        assert http.get(fill["status_url"], headers=AUTH).json()["status"] == "IN_PROGRESS"
+        cutout = http.post(f"/{BIREFNET}", json=ITERATIONS[BIREFNET][0], headers=AUTH).json()
+        assert http.get(cutout["response_url"], headers=AUTH).json() == {"image": "verbatim"}

@@ -7,7 +7,25 @@ It speaks fal's queue protocol (see ../shared/reference/fal-api.md §1.2, §1.3,
 - ``GET /{owner}/{alias}/requests/{id}/status?logs=..``: IN_QUEUE / IN_PROGRESS (202) or COMPLETED (200);
 - ``GET /{owner}/{alias}/requests/{id}``: the output once completed, else 400;
 - ``PUT /{owner}/{alias}/requests/{id}/cancel``: 202 CANCELLATION_REQUESTED, or 400 ALREADY_COMPLETED;
-- ``GET /files/{id}/{n}.{ext}``: the generated images (solid colour, right size and format; no auth).
+- ``GET /files/{id}/{n}.{ext}``: the generated images (right size, mode and format; no auth): solid colour,
+  or a colour ellipse on transparency for the cut-outs, a white ellipse on black for a ``mask_image``.
+
+Any endpoint answers like text-to-image (``images[]`` at ``image_size`` / ``aspect_ratio``), except those of
+``_ENDPOINTS``, which follow the iteration endpoints' contract (shared with the demo provider) for their
+required fields, their image inputs and their answer's shape:
+
+- ``fal-ai/flux/dev/image-to-image``, ``fal-ai/flux-pro/v1/fill``: ``images[]`` at the input image's size
+  (fill: 422 on ``mask_url`` when the mask's size differs from the image's);
+- ``fal-ai/bria/expand``: ``{image, seed}`` at ``canvas_size`` (422 when the canvas or placement is wrong);
+- ``fal-ai/clarity-upscaler``: ``{image, seed, timings}`` at the input size times ``upscale_factor``;
+- ``fal-ai/birefnet/v2``: ``{image (RGBA), mask_image (greyscale PNG, when output_mask)}`` at the input size;
+- ``fal-ai/lora``: ``images[]`` at ``image_size``, the format named by ``image_format``;
+- ``fal-ai/face-to-sticker``: ``images[]``, ``sticker_image``, ``sticker_image_background_removed`` (RGBA
+  PNG), ``has_nsfw_concepts`` keyed by image, at ``image_size``.
+
+Their image inputs (``image_url``, ``mask_url``: a ``data:`` URI, or an http(s) URL fetched off the event
+loop) are decoded with Pillow when the request is submitted; like every validation error, a missing field
+or an image that cannot be loaded makes a 422 (fal's ``detail`` list) at the result, as fal's queue does.
 
 The ``workflows/`` and ``comfy/`` namespaces are kept as a prefix of the app path, as fal-client does.
 Only the queue is served: ``fal_client.run`` (sync ``fal.run``) and ``fal_client.upload*`` are not.
@@ -31,6 +49,7 @@ No thread per request.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import hashlib
 import io
@@ -49,9 +68,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import httpx
 import trustme
 import uvicorn
-from PIL import Image
+from PIL import Image, ImageDraw
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -120,6 +140,8 @@ _ERRORS: dict[int, tuple[str, str | None]] = {
 }
 _NAMESPACES = ("workflows", "comfy")
 _START_TIMEOUT = 10.0
+_FETCH_TIMEOUT = 3.0  # seconds to fetch an http(s) image input
+_MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
 def reserve_socket() -> socket.socket:
@@ -147,7 +169,7 @@ class Behaviour:
     never_completes: bool = False  # stays IN_PROGRESS until cancelled
     garbage_result: bool = False  # result GET answers 200 {"images": "not-a-list"}
     result_body: Any = None  # if set: the 200 result body verbatim (str/bytes sent as text, else JSON)
-    image_format: str = "png"  # when the request has no output_format / format
+    image_format: str = "png"  # when the request names no format (output_format, format, image_format)
 
 
 @dataclass(frozen=True)
@@ -167,6 +189,19 @@ class Submitted:
         return self.request_id is not None
 
 
+@dataclass(frozen=True)
+class _OutputFile:
+    """One file a request makes: served as /files/{request_id}/{n}.{extension}, n its place in the list."""
+
+    key: str  # the answer's key it appears under: "images", "mask_image", "sticker_image", ...
+    width: int
+    height: int
+    mode: str  # Pillow mode: "RGB", "RGBA" (a cut-out on transparency) or "L" (a mask)
+    pil_format: str
+    extension: str
+    content_type: str
+
+
 @dataclass
 class _Job:
     request_id: str
@@ -177,12 +212,9 @@ class _Job:
     submitted_at: float
     submitted_wall: datetime
     seed: int
-    width: int
-    height: int
-    num_images: int
-    pil_format: str
-    extension: str
-    content_type: str
+    rule: _Rule
+    files: tuple[_OutputFile, ...]
+    inputs: dict[str, tuple[int, int]] = field(default_factory=dict)  # image input field -> decoded size
     validation_error: tuple[int, Any] | None = None
     cancelled_at: float | None = None
     output: dict[str, Any] | None = None
@@ -216,19 +248,42 @@ def _as_error(result_error: tuple[int, Any]) -> tuple[str, str | None]:
 
 
 def _validation_error(field_name: str, message: str, value: Any) -> tuple[int, Any]:
+    if isinstance(value, str) and len(value) > 200:  # a data: URI would fill the error with base64
+        value = value[:200] + "..."
     return 422, {
         "detail": [{"loc": ["body", field_name], "msg": message, "type": "value_error", "input": value}]
     }
 
 
-def _size_of(body: dict[str, Any]) -> tuple[int, int] | tuple[int, Any]:
-    """(width, height) the request asks for, or a 422 (code, body) for a value the real model refuses."""
+class _Invalid(Exception):
+    """A value the real model refuses: carries the (422, body) the result GET answers."""
+
+    def __init__(self, field_name: str, message: str, value: Any) -> None:
+        super().__init__(message)
+        self.refusal = _validation_error(field_name, message, value)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What a submit carried, read before the job exists: decoded image sizes, or the first refusal."""
+
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    error: tuple[int, Any] | None = None
+
+
+# --- output sizes and checks of the endpoints (each raises _Invalid for a value the model refuses) -------
+
+Sizes = dict[str, tuple[int, int]]  # image input field -> (width, height) as decoded
+
+
+def _size_of(body: dict[str, Any], default: tuple[int, int] = DEFAULT_SIZE) -> tuple[int, int]:
+    """(width, height) a text-to-image request asks for with `image_size` or `aspect_ratio`."""
     image_size = body.get("image_size")
     if image_size is not None:
         if isinstance(image_size, str):
             if image_size in IMAGE_SIZE_PRESETS:
                 return IMAGE_SIZE_PRESETS[image_size]
-            return _validation_error("image_size", f"unknown image size preset {image_size!r}", image_size)
+            raise _Invalid("image_size", f"unknown image size preset {image_size!r}", image_size)
         if isinstance(image_size, dict):
             width, height = image_size.get("width"), image_size.get("height")
             if (
@@ -238,7 +293,7 @@ def _size_of(body: dict[str, Any]) -> tuple[int, int] | tuple[int, Any]:
                 and 0 < height <= 14142
             ):
                 return width, height
-        return _validation_error("image_size", "width and height must be integers in 1..14142", image_size)
+        raise _Invalid("image_size", "width and height must be integers in 1..14142", image_size)
     ratio = body.get("aspect_ratio")
     if ratio is not None:
         if ratio in ASPECT_RATIOS:
@@ -247,21 +302,238 @@ def _size_of(body: dict[str, Any]) -> tuple[int, int] | tuple[int, Any]:
             w_part, h_part = str(ratio).split(":")
             w_ratio, h_ratio = float(w_part), float(h_part)
         except ValueError:
-            return _validation_error("aspect_ratio", f"invalid aspect ratio {ratio!r}", ratio)
+            raise _Invalid("aspect_ratio", f"invalid aspect ratio {ratio!r}", ratio) from None
         if w_ratio <= 0 or h_ratio <= 0:
-            return _validation_error("aspect_ratio", f"invalid aspect ratio {ratio!r}", ratio)
+            raise _Invalid("aspect_ratio", f"invalid aspect ratio {ratio!r}", ratio)
         scale = (1024 * 1024 / (w_ratio * h_ratio)) ** 0.5  # about 1 MP, long side at most 2048
         width = min(2048, max(32, round(w_ratio * scale / 32) * 32))
         height = min(2048, max(32, round(h_ratio * scale / 32) * 32))
         return width, height
-    return DEFAULT_SIZE
+    return default
 
 
-def _render(width: int, height: int, pil_format: str, seed: int, index: int) -> bytes:
+def _requested_size(body: dict[str, Any], sizes: Sizes) -> tuple[int, int]:
+    return _size_of(body)
+
+
+def _sticker_size(body: dict[str, Any], sizes: Sizes) -> tuple[int, int]:
+    return _size_of(body, IMAGE_SIZE_PRESETS["square_hd"])  # face-to-sticker's default image_size
+
+
+def _input_size(body: dict[str, Any], sizes: Sizes) -> tuple[int, int]:
+    return sizes["image_url"]
+
+
+def _upscaled_size(body: dict[str, Any], sizes: Sizes) -> tuple[int, int]:
+    factor = body.get("upscale_factor", 2)
+    if not isinstance(factor, int | float) or isinstance(factor, bool) or not 1 <= factor <= 4:
+        raise _Invalid("upscale_factor", "upscale_factor must be a number in 1..4", factor)
+    width, height = sizes["image_url"]
+    return round(width * factor), round(height * factor)
+
+
+def _pair(body: dict[str, Any], name: str) -> tuple[int, int] | None:
+    """A [a, b] list of two integers from the body, None when absent; _Invalid when it is something else."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return value[0], value[1]
+    raise _Invalid(name, f"{name} must be a list of two integers", value)
+
+
+def _canvas_size(body: dict[str, Any], sizes: Sizes) -> tuple[int, int]:
+    canvas = _pair(body, "canvas_size")
+    assert canvas is not None  # a required field: checked before
+    if not all(0 < side < 5000 for side in canvas):
+        raise _Invalid("canvas_size", "each side of canvas_size must be in 1..4999", list(canvas))
+    return canvas
+
+
+def _expand_fits(body: dict[str, Any], sizes: Sizes) -> None:
+    """bria/expand: the stated original size is the real one, and the original placed there fits."""
+    width, height = canvas = _canvas_size(body, sizes)
+    real = sizes["image_url"]
+    stated = _pair(body, "original_image_size")
+    if stated is not None and stated != real:
+        raise _Invalid(
+            "original_image_size",
+            f"original_image_size {stated[0]}x{stated[1]} is not the image's {real[0]}x{real[1]}",
+            list(stated),
+        )
+    # Without a location the original is centred (the fake's choice; the studio always sends one).
+    x, y = _pair(body, "original_image_location") or ((width - real[0]) // 2, (height - real[1]) // 2)
+    if x < 0 or y < 0 or x + real[0] > width or y + real[1] > height:
+        raise _Invalid(
+            "original_image_location",
+            f"the {real[0]}x{real[1]} original at ({x}, {y}) does not fit the {canvas[0]}x{canvas[1]} canvas",
+            [x, y],
+        )
+
+
+def _mask_matches(body: dict[str, Any], sizes: Sizes) -> None:
+    (mask_w, mask_h), (width, height) = sizes["mask_url"], sizes["image_url"]
+    if (mask_w, mask_h) != (width, height):
+        raise _Invalid(
+            "mask_url",
+            f"mask dimensions {mask_w}x{mask_h} do not match the image's {width}x{height}",
+            body["mask_url"],
+        )
+
+
+# --- answers: the JSON shape of each endpoint's result, from the described files by key -----------------
+
+Described = dict[str, list[dict[str, Any]]]  # answer key -> its files as fal describes them
+
+
+def _standard_answer(job: _Job, files: Described) -> dict[str, Any]:
+    images = files["images"]
+    return {
+        "images": images,
+        "seed": job.seed,
+        "has_nsfw_concepts": [False] * len(images),
+        "timings": {"inference": job.behaviour.latency},
+        "prompt": job.body.get("prompt", ""),
+    }
+
+
+def _expand_answer(job: _Job, files: Described) -> dict[str, Any]:
+    return {"image": files["images"][0], "seed": job.seed}
+
+
+def _upscale_answer(job: _Job, files: Described) -> dict[str, Any]:
+    return {"image": files["images"][0], "seed": job.seed, "timings": {"inference": job.behaviour.latency}}
+
+
+def _cutout_answer(job: _Job, files: Described) -> dict[str, Any]:
+    answer = {"image": files["images"][0]}
+    if "mask_image" in files:
+        answer["mask_image"] = files["mask_image"][0]
+    return answer
+
+
+def _sticker_answer(job: _Job, files: Described) -> dict[str, Any]:
+    return {
+        "images": files["images"],
+        "sticker_image": files["sticker_image"][0],
+        "sticker_image_background_removed": files["sticker_image_background_removed"][0],
+        "seed": job.seed,
+        "has_nsfw_concepts": dict.fromkeys(
+            ("images", "sticker_image", "sticker_image_background_removed"), False
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """A file an endpoint answers besides its images, at the same size."""
+
+    key: str
+    mode: str
+    png: bool = False  # always PNG, whatever format the images have
+    when: str | None = None  # a body field that must be true for the file to be made
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How one endpoint reads its body and what it answers."""
+
+    required: tuple[str, ...] = ()  # missing -> 422 type "missing"
+    images: tuple[str, ...] = ()  # image inputs fetched and decoded at submit
+    size: Callable[[dict[str, Any], Sizes], tuple[int, int]] = _requested_size
+    check: Callable[[dict[str, Any], Sizes], None] | None = None
+    max_images: int | None = 8  # num_images in 1..max_images; None: one image, num_images ignored
+    mode: str = "RGB"  # of the images
+    format_fields: tuple[str, ...] = ("output_format", "format")  # the first present names the format
+    extras: tuple[_Extra, ...] = ()
+    answer: Callable[[_Job, Described], dict[str, Any]] = _standard_answer
+
+
+_TEXT_TO_IMAGE = _Rule()
+_ENDPOINTS: dict[str, _Rule] = {
+    "fal-ai/flux/dev/image-to-image": _Rule(
+        required=("prompt", "image_url"), images=("image_url",), size=_input_size, max_images=4
+    ),
+    "fal-ai/flux-pro/v1/fill": _Rule(
+        required=("prompt", "image_url", "mask_url"),
+        images=("image_url", "mask_url"),
+        size=_input_size,
+        check=_mask_matches,
+        max_images=4,
+    ),
+    "fal-ai/bria/expand": _Rule(
+        required=("image_url", "canvas_size"),
+        images=("image_url",),
+        size=_canvas_size,
+        check=_expand_fits,
+        max_images=None,
+        answer=_expand_answer,
+    ),
+    "fal-ai/clarity-upscaler": _Rule(
+        required=("image_url",),
+        images=("image_url",),
+        size=_upscaled_size,
+        max_images=None,
+        answer=_upscale_answer,
+    ),
+    "fal-ai/birefnet/v2": _Rule(
+        required=("image_url",),
+        images=("image_url",),
+        size=_input_size,
+        max_images=None,
+        mode="RGBA",
+        extras=(_Extra("mask_image", "L", png=True, when="output_mask"),),
+        answer=_cutout_answer,
+    ),
+    "fal-ai/lora": _Rule(required=("model_name", "prompt"), max_images=4, format_fields=("image_format",)),
+    "fal-ai/face-to-sticker": _Rule(
+        required=("image_url", "prompt"),
+        images=("image_url",),
+        size=_sticker_size,
+        max_images=None,
+        extras=(
+            _Extra("sticker_image", "RGB"),
+            _Extra("sticker_image_background_removed", "RGBA", png=True),
+        ),
+        answer=_sticker_answer,
+    ),
+}
+
+
+def _missing(fields: list[str]) -> tuple[int, Any]:
+    return 422, {
+        "detail": [{"loc": ["body", name], "msg": "Field required", "type": "missing"} for name in fields]
+    }
+
+
+def _data_uri_bytes(url: str) -> bytes:
+    header, comma, payload = url.partition(",")
+    if not comma or not header.endswith(";base64"):
+        raise ValueError("not a base64 data URI")
+    return base64.b64decode(payload, validate=True)
+
+
+def _render(file: _OutputFile, seed: int, index: int) -> bytes:
     colour = tuple(hashlib.sha256(f"{seed}:{index}".encode()).digest()[:3])
+    size = (file.width, file.height)
+    image = Image.new("RGB", size, colour)
+    if file.mode in ("RGBA", "L"):  # a cut-out: the centred ellipse is the subject, its mask the alpha
+        shape = Image.new("L", size, 0)
+        left, top = file.width // 4, file.height // 4
+        right, bottom = max(left, file.width * 3 // 4 - 1), max(top, file.height * 3 // 4 - 1)
+        ImageDraw.Draw(shape).ellipse((left, top, right, bottom), fill=255)
+        if file.mode == "L":
+            image = shape
+        else:
+            image = image.convert("RGBA")
+            image.putalpha(shape)
     buffer = io.BytesIO()
-    options: dict[str, Any] = {"compress_level": 1} if pil_format == "PNG" else {}
-    Image.new("RGB", (width, height), colour).save(buffer, format=pil_format, **options)
+    options: dict[str, Any] = {"compress_level": 1} if file.pil_format == "PNG" else {}
+    image.save(buffer, format=file.pil_format, **options)
     return buffer.getvalue()
 
 
@@ -286,6 +558,9 @@ class FakeFal:
         self._key_path = tmp / "server.key"
         self._cert_path.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
         cert.private_key_pem.write_to_path(str(self._key_path))
+        # Image inputs may be https URLs of this fake itself (an earlier output) as well as public ones.
+        self._fetch_tls = ssl.create_default_context()
+        self._fetch_tls.load_verify_locations(self.ca_path)
 
         self._cond = threading.Condition(threading.RLock())
         self._behaviours: dict[str | None, Behaviour] = {}
@@ -514,26 +789,20 @@ class FakeFal:
 
     def _output(self, job: _Job) -> dict[str, Any]:
         if job.output is None:
-            images = []
-            for n in range(job.num_images):
+            described: Described = {}
+            for n, file in enumerate(job.files):
                 data = self._file_bytes(job, n)
-                images.append(
+                described.setdefault(file.key, []).append(
                     {
-                        "url": f"{self.base_url}/files/{job.request_id}/{n}.{job.extension}",
-                        "width": job.width,
-                        "height": job.height,
-                        "content_type": job.content_type,
-                        "file_name": f"{n}.{job.extension}",
+                        "url": f"{self.base_url}/files/{job.request_id}/{n}.{file.extension}",
+                        "width": file.width,
+                        "height": file.height,
+                        "content_type": file.content_type,
+                        "file_name": f"{n}.{file.extension}",
                         "file_size": len(data),
                     }
                 )
-            job.output = {
-                "images": images,
-                "seed": job.seed,
-                "has_nsfw_concepts": [False] * job.num_images,
-                "timings": {"inference": job.behaviour.latency},
-                "prompt": job.body.get("prompt", ""),
-            }
+            job.output = job.rule.answer(job, described)
         return copy.deepcopy(job.output)
 
     def _file_bytes(self, job: _Job, n: int) -> bytes:
@@ -541,10 +810,47 @@ class FakeFal:
         with self._cond:
             cached = self._files.get(key)
         if cached is None:
-            cached = _render(job.width, job.height, job.pil_format, job.seed, n)
+            cached = _render(job.files[n], job.seed, n)
             with self._cond:
                 self._files[key] = cached
         return cached
+
+    # --- image inputs ------------------------------------------------------------------------------
+
+    def _received(self, rule: _Rule, body: dict[str, Any]) -> _Inputs:
+        """The required fields and the decoded image inputs of a submit (blocking: run in a thread)."""
+        missing = [name for name in rule.required if body.get(name) is None]
+        if missing:
+            return _Inputs(error=_missing(missing))
+        sizes: Sizes = {}
+        for name in rule.images:
+            if name not in body:
+                continue
+            try:
+                sizes[name] = self._load_image(body[name])
+            except (ValueError, OSError, httpx.HTTPError, Image.DecompressionBombError):
+                return _Inputs(sizes, _validation_error(name, "could not load the image", body[name]))
+        return _Inputs(sizes)
+
+    def _load_image(self, url: Any) -> tuple[int, int]:
+        """The (width, height) of the image behind a data: URI or an http(s) URL."""
+        if not isinstance(url, str):
+            raise ValueError("an image URL must be a string")
+        if url.startswith("data:"):
+            data = _data_uri_bytes(url)
+        elif url.startswith(("http://", "https://")):
+            response = httpx.get(
+                url, timeout=_FETCH_TIMEOUT, verify=self._fetch_tls, trust_env=False, follow_redirects=True
+            )
+            response.raise_for_status()
+            data = response.content
+        else:
+            raise ValueError("an image URL must be a data: URI or an http(s) URL")
+        if len(data) > _MAX_INPUT_BYTES:
+            raise ValueError("the image is too large")
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.size
 
     # --- HTTP --------------------------------------------------------------------------------------
 
@@ -597,6 +903,10 @@ class FakeFal:
         except ValueError:
             parsed = None
         body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+        rule = _ENDPOINTS.get(endpoint_id, _TEXT_TO_IMAGE)
+        inputs = _Inputs()
+        if authorised and isinstance(parsed, dict):  # fetched before the lock: it may take a while
+            inputs = await run_in_threadpool(self._received, rule, body)
 
         def record(code: int, request_id: str | None = None) -> None:  # called with the lock held
             self._submits.append(Submitted(endpoint_id, body, headers, request_id, now, code, query))
@@ -614,7 +924,7 @@ class FakeFal:
             if not isinstance(parsed, dict):
                 record(422)
                 return JSONResponse({"detail": "Request body must be a JSON object"}, status_code=422)
-            job = self._new_job(endpoint_id, app, body, behaviour, now, wall)
+            job = self._new_job(endpoint_id, app, body, behaviour, now, wall, rule, inputs)
             self._jobs[job.request_id] = job
             record(200, job.request_id)
         if behaviour.submit_delay:
@@ -641,31 +951,49 @@ class FakeFal:
         behaviour: Behaviour,
         now: float,
         wall: datetime,
+        rule: _Rule,
+        inputs: _Inputs,
     ) -> _Job:
-        validation_error: tuple[int, Any] | None = None
-        size = _size_of(body)
+        """The job of an accepted submit; the first value the model refuses becomes its validation error."""
+        validation_error = inputs.error
         width, height = DEFAULT_SIZE
-        if isinstance(size[1], int):
-            width, height = size
-        else:
-            validation_error = size
-        num_images = body.get("num_images", 1)
-        if not isinstance(num_images, int) or isinstance(num_images, bool) or not 1 <= num_images <= 8:
-            validation_error = validation_error or _validation_error(
-                "num_images", "num_images must be an integer in 1..8", num_images
-            )
-            num_images = 1
+        if validation_error is None:  # the size rules need the required fields and the decoded inputs
+            try:
+                if rule.check is not None:
+                    rule.check(body, inputs.sizes)
+                width, height = rule.size(body, inputs.sizes)
+            except _Invalid as refused:
+                validation_error = refused.refusal
+        num_images = 1
+        if rule.max_images is not None:
+            num_images = body.get("num_images", 1)
+            if (
+                not isinstance(num_images, int)
+                or isinstance(num_images, bool)
+                or not 1 <= num_images <= rule.max_images
+            ):
+                validation_error = validation_error or _validation_error(
+                    "num_images", f"num_images must be an integer in 1..{rule.max_images}", num_images
+                )
+                num_images = 1
         seed = body.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool):
             seed = random.randint(0, 2**32 - 1)
-        requested = body.get("output_format", body.get("format", behaviour.image_format))
+        named = next((name for name in rule.format_fields if name in body), None)
+        requested = body[named] if named is not None else behaviour.image_format
         fmt = _FORMATS.get(str(requested).lower())
-        if fmt is None:
-            validation_error = validation_error or _validation_error(
-                "output_format", f"unsupported format {requested!r}", requested
-            )
-            fmt = _FORMATS[behaviour.image_format.lower()]
-        pil_format, extension, content_type = fmt
+        if fmt is None or (rule.mode == "RGBA" and fmt[0] == "JPEG"):  # JPEG has no transparency
+            if fmt is None or named is not None:
+                validation_error = validation_error or _validation_error(
+                    named or "output_format", f"unsupported format {requested!r}", requested
+                )
+            fmt = _FORMATS["png" if rule.mode == "RGBA" else behaviour.image_format.lower()]
+        files = [_OutputFile("images", width, height, rule.mode, *fmt) for _ in range(num_images)]
+        files += [
+            _OutputFile(extra.key, width, height, extra.mode, *(_FORMATS["png"] if extra.png else fmt))
+            for extra in rule.extras
+            if extra.when is None or body.get(extra.when) is True
+        ]
         return _Job(
             request_id=str(uuid.uuid4()),
             app=app,
@@ -675,12 +1003,9 @@ class FakeFal:
             submitted_at=now,
             submitted_wall=wall,
             seed=seed,
-            width=width,
-            height=height,
-            num_images=num_images,
-            pil_format=pil_format,
-            extension=extension,
-            content_type=content_type,
+            rule=rule,
+            files=tuple(files),
+            inputs=dict(inputs.sizes),
             validation_error=validation_error,
         )
 
@@ -733,7 +1058,12 @@ class FakeFal:
             stem, _, extension = request.path_params["name"].partition(".")
             with self._cond:
                 job = self._jobs.get(request_id)
-            if job is None or extension != job.extension or not stem.isdigit() or int(stem) >= job.num_images:
+            if (
+                job is None
+                or not stem.isdigit()
+                or int(stem) >= len(job.files)
+                or extension != job.files[int(stem)].extension
+            ):
                 return JSONResponse({"detail": "File not found"}, status_code=404)
             data = await run_in_threadpool(self._file_bytes, job, int(stem))
             with self._cond:

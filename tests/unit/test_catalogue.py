@@ -28,8 +28,12 @@ def problems(spec_id: str, prompt: str = "a lighthouse", negative: str = "", **p
     return caught.value.problems
 
 
-def test_the_catalogue_has_the_ten_endpoints_once_each() -> None:
-    assert len(CATALOGUE) == 10 == len(BY_ENDPOINT)
+GENERATORS = [spec for spec in CATALOGUE if not spec.inputs]
+EDITORS = [spec for spec in CATALOGUE if spec.inputs]
+
+
+def test_the_catalogue_has_the_seventeen_endpoints_once_each() -> None:
+    assert len(CATALOGUE) == 17 == len(BY_ENDPOINT)
     for endpoint in (
         "rundiffusion-fal/rundiffusion-photo-flux",
         "fal-ai/flux-pro/v1.1-ultra",
@@ -41,6 +45,13 @@ def test_the_catalogue_has_the_ten_endpoints_once_each() -> None:
         "fal-ai/fast-sdxl",
         "fal-ai/flux-lora",
         "fal-ai/aura-flow",
+        "fal-ai/lora",
+        "fal-ai/flux/dev/image-to-image",
+        "fal-ai/face-to-sticker",
+        "fal-ai/flux-pro/v1/fill",
+        "fal-ai/bria/expand",
+        "fal-ai/clarity-upscaler",
+        "fal-ai/birefnet/v2",
     ):
         spec = BY_ENDPOINT[endpoint]
         assert spec.name
@@ -49,20 +60,67 @@ def test_the_catalogue_has_the_ten_endpoints_once_each() -> None:
         assert spec.price_micros > 0
 
 
-@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda spec: spec.endpoint_id)
+@pytest.mark.parametrize("spec", GENERATORS, ids=lambda spec: spec.endpoint_id)
 def test_defaults_alone_make_a_complete_request(spec: Any) -> None:
     sent = provider_arguments(spec, Request(spec.endpoint_id, "  a cat  "))
     assert sent["prompt"] == "a cat"
     defaults = {param.name: param.default for param in spec.params if param.default is not None}
     assert {key: sent[key] for key in defaults} == defaults
-    assert set(sent) <= {"prompt", "negative_prompt"} | {param.name for param in spec.params}
+    assert set(sent) <= {"prompt", "negative_prompt"} | {param.name for param in spec.params} | set(
+        spec.fixed
+    )
     assert "sync_mode" not in sent
+
+
+@pytest.mark.parametrize("spec", EDITORS, ids=lambda spec: spec.endpoint_id)
+def test_an_editor_needs_its_images_and_sends_them_as_the_studio_set_them(spec: Any) -> None:
+    prompt = "" if spec.prompt == "none" else "a cat"
+    with pytest.raises(InvalidParameters, match="needs an input image"):
+        provider_arguments(spec, Request(spec.endpoint_id, prompt))
+    fields = {name: f"studio:file:users/u/images/{name}.png" for name in spec.inputs}
+    sent = provider_arguments(spec, Request(spec.endpoint_id, prompt), fields)
+    assert {name: sent[name] for name in spec.inputs} == fields
+    assert ("prompt" in sent) == (spec.prompt != "none" or "prompt" in spec.fixed)
+
+
+def test_a_tool_without_a_prompt_refuses_one_and_one_with_an_optional_prompt_takes_none() -> None:
+    upscaler = BY_ENDPOINT["fal-ai/clarity-upscaler"]
+    fields = {"image_url": "studio:file:k.png"}
+    with pytest.raises(InvalidParameters, match="does not take a prompt"):
+        provider_arguments(upscaler, Request(upscaler.endpoint_id, "x"), fields)
+    expand = BY_ENDPOINT["fal-ai/bria/expand"]
+    canvas = fields | {"canvas_size": [8, 8]}
+    assert provider_arguments(expand, Request(expand.endpoint_id, ""), canvas)["prompt"] == ""
+
+
+def test_an_edit_is_priced_on_the_size_it_makes() -> None:
+    fill = BY_ENDPOINT["fal-ai/flux-pro/v1/fill"]
+    fields = {"image_url": "studio:file:a.png", "mask_url": "studio:file:m.png"}
+    sent = provider_arguments(fill, Request(fill.endpoint_id, "a hat"), fields)
+    assert price(fill, sent, (1024, 1024)).credits == 2  # $0.05 per megapixel
+    assert price(fill, sent, (2048, 1536)).credits == 6  # three megapixels
+    upscaler = BY_ENDPOINT["fal-ai/clarity-upscaler"]
+    sent = provider_arguments(
+        upscaler, Request(upscaler.endpoint_id, "", params={"upscale_factor": 4}), {"image_url": "x"}
+    )
+    assert output_size(upscaler, sent, (512, 384)) == (2048, 1536)
+    assert price(upscaler, sent, (512, 384)).credits == 2 * 3  # $0.03/MP on 3 MP, rounded up per MP
+    expand = BY_ENDPOINT["fal-ai/bria/expand"]
+    sent = provider_arguments(
+        expand, Request(expand.endpoint_id, ""), {"image_url": "x", "canvas_size": [3000, 2000]}
+    )
+    assert price(expand, sent, (1024, 1024)).credits == 2  # $0.04 a generation, whatever the size
 
 
 @pytest.mark.parametrize("spec", CATALOGUE, ids=lambda spec: spec.endpoint_id)
 def test_the_schema_survives_the_database_round_trip(spec: Any) -> None:
     stored = spec.schema_json()
     assert tuple(Param.from_json(item) for item in stored["params"]) == spec.params
+    assert (stored["operation"], tuple(stored["inputs"]), stored["size_rule"]) == (
+        spec.operation,
+        spec.inputs,
+        spec.size_rule,
+    )
 
 
 def test_each_model_gets_only_the_parameter_names_it_accepts() -> None:

@@ -72,11 +72,26 @@ def spec_of(row: CatalogueModel) -> ModelSpec:
         featured=row.is_featured,
         fixed=dict(schema.get("fixed", {})),
         credit_cost=row.credit_cost,
+        operation=str(schema.get("operation", "text_to_image")),
+        inputs=tuple(schema.get("inputs", ())),
+        prompt=str(schema.get("prompt", "required")),
+        size_rule=str(schema.get("size_rule", "params")),
+        outputs=tuple(schema.get("outputs", ("images", "image"))),
     )
 
 
+def generators(services: Services) -> list[ModelSpec]:
+    """The enabled models the Generate page offers (the tools run from an image instead)."""
+    return [spec for spec in enabled_models(services) if spec.generates]
+
+
+def tool(services: Services, operation: str) -> ModelSpec | None:
+    """The enabled endpoint that runs this operation (inpaint, outpaint, upscale ...), None when off."""
+    return next((spec for spec in enabled_models(services) if spec.operation == operation), None)
+
+
 def enabled_models(services: Services) -> list[ModelSpec]:
-    """The models people can pick, in catalogue order."""
+    """The models and tools people can use, in catalogue order."""
     with services.uow() as uow:
         rows = uow.session.scalars(
             sa.select(CatalogueModel)
