@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     provider_poll_seconds: float = Field(default=0.1, ge=0.02, le=10)
     job_stale_seconds: float = Field(default=60.0, ge=1, le=3600)
     reconcile_interval_seconds: int = Field(default=30, ge=1, le=3600)
+    provider_inputs: Literal["auto", "url", "data"] = "auto"
 
     # Library
     trash_retention_days: int = Field(default=30, ge=1, le=3650)
@@ -152,6 +153,17 @@ class Settings(BaseSettings):
     @property
     def provider_mode(self) -> Literal["demo", "fal"]:
         return "fal" if self.fal_key and not is_placeholder(self.fal_key.get_secret_value()) else "demo"
+
+    @property
+    def provider_inputs_mode(self) -> Literal["url", "data"]:
+        """How stored images reach the provider: presigned URLs it fetches, or inline data: URIs. "auto"
+        sends URLs only from S3 at an address the provider can reach (not a loopback one)."""
+        if self.provider_inputs != "auto":
+            return self.provider_inputs
+        if self.storage_mode != "s3":
+            return "data"
+        host = urlsplit(self.s3_public_url or self.s3_endpoint_url or "https://s3.amazonaws.com").hostname
+        return "data" if host in (None, "localhost", "127.0.0.1", "::1", "minio") else "url"
 
     @property
     def mail_mode(self) -> Literal["outbox", "smtp"]:

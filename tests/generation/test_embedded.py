@@ -14,21 +14,24 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from studio import bootstrap
 from studio.adapters.db.models import GenerationJob, UsageLog, utcnow
+from studio.adapters.db.models import Image as ImageRow
 from studio.adapters.demo import DemoProvider
 from studio.domain.accounts import Role
 from studio.domain.credits import FREE_PLAN_CREDITS, LedgerKind
-from studio.domain.generation import JobStatus
+from studio.domain.generation import JobStatus, Operation
 from studio.domain.parameters import Request
 from studio.errors import InsufficientCredits, InvalidInput, InvalidParameters
 from studio.services.accounts import demo
 from studio.services.billing import ledger
 from studio.services.context import Services
-from studio.services.generation import reconciler, submissions, views
+from studio.services.generation import iterate, reconciler, submissions, views
+from studio.services.generation.iterate import Step
 from studio.services.generation.views import JobView
+from studio.services.library import lineage
 from tests.support.builders import ledger_rows
 from tests.support.env import wait_for
 from tests.support.services import embedded_settings, installed
@@ -395,3 +398,81 @@ def test_the_jobs_of_a_dead_worker_are_taken_over_once(studio: Services, user_id
         ("zip-1-again", "low"),
     ]
     assert views.get_job(studio, user_id, running).status is JobStatus.RUNNING  # waiting for a worker
+
+
+def test_every_iteration_runs_in_embedded_mode_with_the_demo_provider(
+    studio: Services, user_id: uuid.UUID
+) -> None:
+    """The demo provider does every operation locally (Pillow), each output labelled as demo output, on
+    the same job model: lineage, thumbnails and credits as with fal."""
+    view = submissions.start_generation(
+        studio,
+        user_id,
+        Request("fal-ai/flux/schnell", "a lighthouse", params={"image_size": "square"}),
+        "src",
+    )
+    assert finished(studio, user_id, view.id).status is JobStatus.SUCCEEDED
+    source = finished(studio, user_id, view.id).images[0]
+    mask = Image.new("L", (512, 512), 0)
+    mask.paste(255, (0, 0, 256, 512))
+    drawn = io.BytesIO()
+    mask.save(drawn, "PNG")
+    steps = {
+        Operation.VARIATION: Step(Operation.VARIATION, source.id, count=2),
+        Operation.REGENERATE: Step(Operation.REGENERATE, source.id),
+        Operation.IMAGE_TO_IMAGE: Step(Operation.IMAGE_TO_IMAGE, source.id, prompt="in snow", strength=0.5),
+        Operation.INPAINT: Step(Operation.INPAINT, source.id, prompt="a kite", mask_png=drawn.getvalue()),
+        Operation.OUTPAINT: Step(Operation.OUTPAINT, source.id, ratio="16:9"),
+        Operation.UPSCALE: Step(Operation.UPSCALE, source.id, factor=2),
+        Operation.REMOVE_BACKGROUND: Step(Operation.REMOVE_BACKGROUND, source.id),
+    }
+    sizes = {
+        Operation.VARIATION: (512, 512),
+        Operation.REGENERATE: (512, 512),
+        Operation.IMAGE_TO_IMAGE: (512, 512),
+        Operation.INPAINT: (512, 512),
+        Operation.OUTPAINT: (911, 512),
+        Operation.UPSCALE: (1024, 1024),
+        Operation.REMOVE_BACKGROUND: (512, 512),
+    }
+    before = balanced(studio, user_id)
+    jobs = {op: iterate.start(studio, user_id, step, f"iter-{op.value}") for op, step in steps.items()}
+    spent = 0
+    original = studio.storage.get(_key_of(studio, source.id))
+    for op, job in jobs.items():
+        done = finished(studio, user_id, job.id)
+        assert done.status is JobStatus.SUCCEEDED, (op, done.error_message)
+        assert done.credits_settled == job.credits_reserved
+        spent += job.credits_reserved
+        with studio.uow() as uow:
+            rows = uow.session.scalars(sa.select(ImageRow).where(ImageRow.job_id == job.id)).all()
+            assert [(row.operation, row.parent_image_id) for row in rows] == [(op.value, source.id)] * len(
+                rows
+            )
+            assert all((row.width, row.height) == sizes[op] for row in rows)
+            assert all(row.thumb_key for row in rows)
+            first = rows[0]
+            data = studio.storage.get(first.storage_key)
+            mask_key = first.mask_key
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.load()
+            if op is Operation.REMOVE_BACKGROUND:
+                assert picture.mode == "RGBA"
+                assert mask_key is not None
+                assert studio.storage.exists(mask_key)
+            if op is Operation.INPAINT:  # the unmasked half is the source's (JPEG-encoded both times)
+                with Image.open(io.BytesIO(original)) as src:
+                    right = (300, 0, 512, 400)
+                    diff = ImageChops.difference(
+                        picture.convert("RGB").crop(right), src.convert("RGB").crop(right)
+                    )
+                    assert max(ImageStat.Stat(diff).mean) < 3
+    assert balanced(studio, user_id) == before - spent
+    assert len(lineage.family(studio, user_id, source.id).nodes) == 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1
+
+
+def _key_of(studio: Services, image_id: uuid.UUID) -> str:
+    with studio.uow() as uow:
+        key = uow.session.scalar(sa.select(ImageRow.storage_key).where(ImageRow.id == image_id))
+    assert key is not None
+    return key

@@ -92,20 +92,29 @@ def purge_account(services: Services, user_id: uuid.UUID) -> None:
     while True:
         with services.uow() as uow:
             batch = uow.session.execute(
-                sa.select(Image.id, Image.storage_key, Image.thumb_key)
+                sa.select(Image.id, Image.storage_key, Image.thumb_key, Image.mask_key)
                 .where(Image.owner_id == user_id)
                 .order_by(Image.id)
                 .limit(PURGE_BATCH)
             ).all()
         if not batch:
             break
-        for _, key, thumb in batch:
-            storage.delete(key)
-            if thumb:
-                storage.delete(thumb)
+        for _, *keys in batch:
+            for key in keys:
+                if key:
+                    storage.delete(key)
         with services.uow() as uow:
-            _delete_images(uow.session, [image_id for image_id, _, _ in batch])
+            _delete_images(uow.session, [row.id for row in batch])
             uow.commit()
+    with services.uow() as uow:
+        masks = uow.session.scalars(
+            sa.select(GenerationJob.mask_key).where(
+                GenerationJob.owner_id == user_id, GenerationJob.mask_key.is_not(None)
+            )
+        ).all()
+    for mask in masks:  # the masks inpaintings sent (their jobs are kept, scrubbed)
+        if mask:
+            storage.delete(mask)
     with services.uow() as uow:
         exports = uow.session.execute(
             sa.select(DataExport.id, DataExport.object_key).where(DataExport.user_id == user_id)
@@ -160,7 +169,7 @@ def _erase_rows(session: Session, user_id: uuid.UUID) -> None:
     session.execute(
         sa.update(GenerationJob)
         .where(GenerationJob.owner_id == user_id)
-        .values(prompt="", params={}, request={}, result=None, logs=[], input_image_ids=[])
+        .values(prompt="", params={}, request={}, result=None, logs=[], input_image_ids=[], mask_key=None)
     )
 
 

@@ -41,18 +41,30 @@ def check_output(result: Any) -> None:
             raise ProviderError("an image in the result has no URL", code=ProviderFailure.BAD_OUTPUT)
 
 
+def _omitted(item: Any) -> Any:
+    if isinstance(item, dict) and str(item.get("url", "")).startswith("data:"):
+        return item | {"url": "data:omitted"}
+    return item
+
+
 def without_inline_data(result: dict[str, Any]) -> dict[str, Any]:
     """The result as stored: inline data: URIs (megabytes) replaced by a marker."""
     kept = dict(result)
-    kept["images"] = [
-        item | {"url": "data:omitted"} if str(item.get("url", "")).startswith("data:") else item
-        for item in result["images"]
-    ]
+    kept["images"] = [_omitted(item) for item in result["images"]]
+    if "mask_image" in result:
+        kept["mask_image"] = _omitted(result["mask_image"])
     return kept
 
 
 def has_omitted_data(result: dict[str, Any]) -> bool:
-    return any(item.get("url") == "data:omitted" for item in result.get("images", []))
+    items = [*result.get("images", []), result.get("mask_image")]
+    return any(isinstance(item, dict) and item.get("url") == "data:omitted" for item in items)
+
+
+def mask_url(result: dict[str, Any]) -> str | None:
+    """The URL of the mask a background removal answered with, if it did."""
+    mask = result.get("mask_image")
+    return mask["url"] if isinstance(mask, dict) and isinstance(mask.get("url"), str) else None
 
 
 def perceptual_hash(image: PILImage.Image) -> str:

@@ -29,12 +29,13 @@ from studio.domain.catalogue import BY_ENDPOINT
 from studio.domain.generation import JobStatus
 from studio.errors import ConfigError, ProviderError, ProviderFailure, StudioError
 from studio.services.context import Services
-from studio.services.generation import lifecycle
+from studio.services.generation import inputs, lifecycle
 from studio.services.generation.outputs import (
     Output,
     check_output,
     has_omitted_data,
     inspect,
+    mask_url,
     without_inline_data,
 )
 
@@ -271,14 +272,16 @@ class JobRun:
             check_output(result)
             self.store_result(result, final.logs)
         outputs = self._download(provider, result)
-        self._complete(claim, result, outputs)
+        mask = mask_url(result)
+        self._complete(claim, result, outputs, provider.download(mask)[0] if mask else None)
 
     def _submit(self, claim: _Claim, provider: Provider) -> str | None:
         if utcnow() > claim.deadline:
             self.fail("timeout", "The job waited too long for a worker.")
             return None
         with self.beating():
-            request_id = provider.submit(claim.endpoint, claim.params)
+            # Stored images go as fresh presigned URLs or data: URIs, made now: never an expired link.
+            request_id = provider.submit(claim.endpoint, inputs.resolve(self.services, claim.params))
         if not self.store_request_id(request_id):
             cancel_quietly(provider, claim.endpoint, request_id)
             return None
@@ -338,7 +341,9 @@ class JobRun:
                 self.beat()
         return outputs
 
-    def _complete(self, claim: _Claim, result: dict[str, Any], outputs: list[Output]) -> None:
+    def _complete(
+        self, claim: _Claim, result: dict[str, Any], outputs: list[Output], mask: bytes | None
+    ) -> None:
         storage = self.services.storage
         keys = []
         for index, output in enumerate(outputs):
@@ -347,6 +352,11 @@ class JobRun:
             storage.put(f"{base}.{output.extension}", output.data, output.content_type)
             storage.put(thumb, output.thumbnail, "image/webp")
             keys.append((f"{base}.{output.extension}", thumb))
+        mask_key = None
+        if mask is not None:  # a background removal's cut-out mask, kept with its image
+            checked = inspect(mask)
+            mask_key = f"users/{claim.owner_id}/images/{claim.job_id}-0-mask.{checked.extension}"
+            storage.put(mask_key, checked.data, checked.content_type)
         nsfw_flags = result.get("has_nsfw_concepts") or []
         with self.services.uow() as uow:
             job = self._owned_row(uow.session)
@@ -377,6 +387,7 @@ class JobRun:
                     byte_size=len(output.data),
                     storage_key=key,
                     thumb_key=thumb,
+                    mask_key=mask_key if index == 0 else None,
                     phash=output.phash,
                     nsfw=nsfw,
                     provider_request_id=job.provider_request_id,

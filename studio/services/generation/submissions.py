@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from studio.adapters.db.models import GenerationJob, Project, User, utcnow
+from studio.adapters.db.models import GenerationJob, Image, Project, User, utcnow
 from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
@@ -28,13 +28,14 @@ from studio.errors import (
     Forbidden,
     InsufficientCredits,
     InvalidInput,
+    InvalidParameters,
     NotFound,
     StudioError,
     quota_message,
 )
 from studio.services.billing import ledger, plans, usage
 from studio.services.context import Services
-from studio.services.generation import catalogue, lifecycle
+from studio.services.generation import catalogue, inputs, lifecycle
 from studio.services.generation.views import JobView, get_job
 
 log = logging.getLogger(__name__)
@@ -65,22 +66,91 @@ class Quote:
         return self.price.credits <= self.balance
 
 
+@dataclass(frozen=True)
+class Edit:
+    """What the studio adds to a request that starts from an image: the operation it runs, the fields it
+    sets itself (a mask, an outpaint's canvas), and the image the outputs descend from when that is not
+    the request's own image (a variation of an image-to-image output re-uses that job's input)."""
+
+    operation: Operation
+    studio_fields: dict[str, Any] = field(default_factory=dict)
+    mask_key: str | None = None
+    parent_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: ModelSpec
+    request: Request
+    arguments: dict[str, Any]
+    cost: Price
+    operation: Operation
+    parent: Image | None  # detached from its session: plain values only
+    input_ids: list[str]
+    mask_key: str | None
+
+
 def _with_seed(spec: ModelSpec, request: Request) -> Request:
     """Pick the seed here when the person did not, so the stored request replays exactly."""
     if spec.param("seed") is None or request.params.get("seed") is not None:
         return request
-    params = dict(request.params) | {"seed": secrets.randbelow(SEED_MAX + 1)}
-    return Request(request.model, request.prompt, request.negative_prompt, request.style, params)
+    return replace(request, params=dict(request.params) | {"seed": secrets.randbelow(SEED_MAX + 1)})
 
 
-def quote(services: Services, account_id: uuid.UUID, request: Request) -> Quote:
-    """Validate and price a request for the cost preview; InvalidParameters explains what is wrong."""
+def owned_image(services: Services, account_id: uuid.UUID, image_id: uuid.UUID | str) -> Image:
+    """One of the account's images (not in the trash), detached; NotFound for anything else, so another
+    person's image id, a made-up one or a trashed one are all the same refusal."""
+    try:
+        wanted = image_id if isinstance(image_id, uuid.UUID) else uuid.UUID(str(image_id))
+    except ValueError:
+        raise NotFound("No such image.") from None
+    with services.uow() as uow:
+        image = uow.session.scalar(
+            sa.select(Image).where(
+                Image.id == wanted, Image.owner_id == account_id, Image.deleted_at.is_(None)
+            )
+        )
+        if image is None:
+            raise NotFound("No such image.")
+        uow.session.expunge(image)
+    return image
+
+
+def _plan(services: Services, account_id: uuid.UUID, request: Request, edit: Edit | None) -> _Plan:
+    """Validate and price a request: the model, its parameters, and the images it starts from (the
+    account's own, checked here)."""
     spec = catalogue.model_spec(services, request.model)
-    arguments = provider_arguments(spec, request)
+    source = owned_image(services, account_id, request.image_id) if request.image_id else None
+    fields = dict(edit.studio_fields) if edit else {}
+    if spec.takes_image:
+        if source is None:
+            raise InvalidParameters([f"{spec.name} starts from an image: upload one, or Remix one of yours."])
+        fields["image_url"] = inputs.reference(source.storage_key)
+    if edit is not None:
+        operation = edit.operation
+    elif spec.takes_image:
+        operation = Operation.IMAGE_TO_IMAGE
+    else:
+        operation = Operation.REMIX if source is not None else Operation.TEXT_TO_IMAGE
+    parent = source
+    if edit is not None and edit.parent_id is not None:
+        parent = owned_image(services, account_id, edit.parent_id)
+    arguments = provider_arguments(spec, request, fields)
+    size = (source.width, source.height) if source is not None else None
+    cost = price(spec, arguments, size)
+    input_ids = [str(source.id)] if source is not None and spec.takes_image else []
+    return _Plan(
+        spec, request, arguments, cost, operation, parent, input_ids, edit.mask_key if edit else None
+    )
+
+
+def quote(services: Services, account_id: uuid.UUID, request: Request, edit: Edit | None = None) -> Quote:
+    """Validate and price a request for the cost preview; InvalidParameters explains what is wrong."""
+    plan = _plan(services, account_id, request, edit)
     return Quote(
-        spec,
-        arguments,
-        price(spec, arguments),
+        plan.spec,
+        plan.arguments,
+        plan.cost,
         balance(services, account_id),
         renewal_date(services, account_id),
     )
@@ -95,11 +165,14 @@ def start_generation(
     priority: int = 0,
     project_id: uuid.UUID | None = None,
     again: bool = False,
+    edit: Edit | None = None,
 ) -> JobView:
     """Accept a request: reserve its credits and create its job, then queue it. Same key, same job; the
     same request sent again within REPEAT_SECONDS while its job runs (clicks a rerender apart) is the same
     job too, unless `again` (the person asked for another run). With `project_id` (one of the account's
-    projects) the images go into that project."""
+    projects) the images go into that project. A request with an `image_id` starts from that image (one
+    of the account's): the input of an image-to-image model, else the parent of a remix; `edit` says
+    what else an operation on an image (`studio.services.generation.iterate`) sends."""
     if not idempotency_key or len(idempotency_key) > _KEY_MAX:
         raise InvalidInput("a submission needs an idempotency key of 1-128 characters")
     existing = _find_by_key(services, account_id, idempotency_key)
@@ -110,19 +183,23 @@ def start_generation(
         _check_project(services, account_id, project_id)
     plans.renew_if_due(services, account_id)
     spec = catalogue.model_spec(services, request.model)
-    fingerprint = _fingerprint(request, project_id)
-    request = _with_seed(spec, request)
-    arguments = provider_arguments(spec, request)
-    cost = price(spec, arguments)
+    fingerprint = _fingerprint(request, project_id, edit)
+    plan = _plan(services, account_id, _with_seed(spec, request), edit)
+    request, arguments, cost = plan.request, plan.arguments, plan.cost
+    parent = plan.parent
     now = utcnow()
     job = GenerationJob(
         id=uuid.uuid4(),
         owner_id=account_id,
-        operation=Operation.TEXT_TO_IMAGE.value,
+        operation=plan.operation.value,
         model_endpoint=spec.endpoint_id,
         params=arguments,
         request=request.to_json(),
-        prompt=request.prompt.strip(),
+        # A tool's outputs (an upscale, a cut-out) keep the prompt of what they were made from.
+        prompt=request.prompt.strip() or (parent.prompt if parent is not None else ""),
+        parent_image_id=parent.id if parent is not None else None,
+        input_image_ids=plan.input_ids,
+        mask_key=plan.mask_key,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         provider=services.settings.provider_mode,
@@ -173,9 +250,16 @@ def start_generation(
     return get_job(services, account_id, job.id)
 
 
-def _fingerprint(request: Request, project_id: uuid.UUID | None) -> str:
-    """The request as the person sent it (before a seed is picked for them), and where its images go."""
-    sent = {"request": request.to_json(), "project": str(project_id) if project_id else None}
+def _fingerprint(request: Request, project_id: uuid.UUID | None, edit: Edit | None) -> str:
+    """The request as the person sent it (before a seed is picked for them), what an operation adds to
+    it, and where its images go."""
+    sent = {
+        "request": request.to_json(),
+        "project": str(project_id) if project_id else None,
+        "edit": [edit.operation.value, edit.studio_fields, edit.mask_key, str(edit.parent_id)]
+        if edit
+        else None,
+    }
     return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()
 
 
@@ -235,6 +319,17 @@ def _check_project(services: Services, account_id: uuid.UUID, project_id: uuid.U
         )
     if found is None:
         raise NotFound("No such project (or it is archived).")
+
+
+def job_request(services: Services, account_id: uuid.UUID, job_id: uuid.UUID) -> Request | None:
+    """The stored request of one of the account's jobs (None when it kept none: an erased one)."""
+    with services.uow() as uow:
+        stored = uow.session.scalar(
+            sa.select(GenerationJob.request).where(
+                GenerationJob.id == job_id, GenerationJob.owner_id == account_id
+            )
+        )
+    return Request.from_json(stored) if stored else None
 
 
 def _find_by_key(services: Services, account_id: uuid.UUID, key: str) -> JobView | None:

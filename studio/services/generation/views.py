@@ -35,6 +35,7 @@ class JobView:
 
     id: uuid.UUID
     status: JobStatus
+    operation: str
     model_endpoint: str
     provider: str
     prompt: str
@@ -50,6 +51,7 @@ class JobView:
     finished_at: datetime | None
     cancel_requested: bool
     images: list[ImageView]
+    parent_image_id: uuid.UUID | None = None
 
     @property
     def finished(self) -> bool:
@@ -85,6 +87,7 @@ def _view(services: Services, job: GenerationJob, images: list[Image]) -> JobVie
     return JobView(
         id=job.id,
         status=JobStatus(job.status),
+        operation=job.operation,
         model_endpoint=job.model_endpoint,
         provider=job.provider,
         prompt=job.prompt,
@@ -100,6 +103,7 @@ def _view(services: Services, job: GenerationJob, images: list[Image]) -> JobVie
         finished_at=job.finished_at,
         cancel_requested=job.cancel_requested_at is not None,
         images=[_image_view(services, image) for image in images],
+        parent_image_id=job.parent_image_id,
     )
 
 

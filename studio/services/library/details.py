@@ -24,6 +24,7 @@ from studio.adapters.db.models import (
 from studio.domain.library import SIMILAR_DISTANCE, SIMILAR_SCAN_LIMIT, hamming
 from studio.domain.parameters import Request
 from studio.services.context import Services
+from studio.services.library import lineage
 from studio.services.library.gallery import download_name, owned_image
 from studio.services.urls import PRIVATE
 
@@ -33,6 +34,8 @@ class Related:
     id: uuid.UUID
     thumb_url: str
     prompt: str
+    label: str = ""  # the operation that made it
+    changes: tuple[str, ...] = ()  # between it and the image shown (made from / made from this)
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,23 @@ class ImageDetail:
     parent: Related | None
     children: list[Related]
     request: Request  # what "Recall" puts back into the Generate form
+    mask_url: str | None = None  # a background removal's mask, or the mask an inpainting sent
 
 
-def _related(services: Services, image: Image) -> Related:
+def _related(
+    services: Services, image: Image, older: Image | None = None, newer: Image | None = None
+) -> Related:
+    """An image next to the one shown, with what changed between `older` and `newer` (one is `image`)."""
     url = services.files.url(image.thumb_key or image.storage_key)
-    return Related(image.id, url, image.prompt)
+    found = lineage.diff(older, newer) if older is not None and newer is not None else []
+    return Related(image.id, url, image.prompt, lineage.step_label(image), tuple(map(str, found)))
+
+
+def _mask_url(services: Services, session: Session, image: Image) -> str | None:
+    key = image.mask_key
+    if key is None and image.job_id is not None and image.operation == "inpaint":
+        key = session.scalar(sa.select(GenerationJob.mask_key).where(GenerationJob.id == image.job_id))
+    return services.files.url(key) if key else None
 
 
 def recall_request(session: Session, image: Image) -> Request:
@@ -129,7 +144,7 @@ def image_detail(services: Services, owner_id: uuid.UUID, image_id: uuid.UUID) -
                     Image.id == image.parent_image_id, Image.owner_id == owner_id, Image.deleted_at.is_(None)
                 )
             )
-            parent = _related(services, found) if found else None
+            parent = _related(services, found, found, image) if found else None
         children = session.scalars(
             sa.select(Image)
             .where(Image.parent_image_id == image.id, Image.owner_id == owner_id, Image.deleted_at.is_(None))
@@ -164,8 +179,9 @@ def image_detail(services: Services, owner_id: uuid.UUID, image_id: uuid.UUID) -
             collections=[(row.id, row.name) for row in collections],
             comments=[CommentView(row.id, row.name, row.body, row.created_at) for row in comments],
             parent=parent,
-            children=[_related(services, child) for child in children],
+            children=[_related(services, child, image, child) for child in children],
             request=recall_request(session, image),
+            mask_url=_mask_url(services, session, image),
         )
 
 

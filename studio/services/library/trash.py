@@ -116,9 +116,11 @@ def purge_expired(services: Services) -> int:
 
 
 def _delete_rows(session: Session, ids: list[uuid.UUID]) -> list[str]:
-    rows = session.execute(sa.select(Image.storage_key, Image.thumb_key).where(Image.id.in_(ids))).all()
+    rows = session.execute(
+        sa.select(Image.storage_key, Image.thumb_key, Image.mask_key).where(Image.id.in_(ids))
+    ).all()
     session.execute(sa.delete(Image).where(Image.id.in_(ids)))
-    return [key for row in rows for key in (row.storage_key, row.thumb_key) if key]
+    return [key for row in rows for key in row if key]
 
 
 def _delete_objects(services: Services, keys: list[str]) -> None:

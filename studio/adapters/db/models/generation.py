@@ -82,6 +82,7 @@ class GenerationJob(Base):
     parent_image_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("images.id", ondelete="SET NULL", use_alter=True)
     )
+    mask_key: Mapped[str | None] = mapped_column(sa.String(512))  # the drawn mask an inpainting sent
     project_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("projects.id", ondelete="SET NULL"))
     batch_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     priority: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")

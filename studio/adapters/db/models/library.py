@@ -81,6 +81,7 @@ class Image(Base):
     byte_size: Mapped[int] = mapped_column(sa.BigInteger)
     storage_key: Mapped[str] = mapped_column(sa.String(512))
     thumb_key: Mapped[str | None] = mapped_column(sa.String(512))
+    mask_key: Mapped[str | None] = mapped_column(sa.String(512))  # a background removal's cut-out mask
     phash: Mapped[str | None] = mapped_column(sa.String(16))  # perceptual hash, hex
     is_favourite: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
