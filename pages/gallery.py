@@ -13,7 +13,10 @@ from studio.ui.shell.deps import services
 account = session.require_account()
 st.title("Gallery", anchor=False)
 used = library.storage_used(services(), account.id)
-st.caption(f":material/cloud: {used / 1_000_000:,.1f} MB stored (the trash included)")
+with st.container(horizontal=True, vertical_alignment="center"):
+    st.caption(f":material/cloud: {used / 1_000_000:,.1f} MB stored (the trash included)")
+    st.page_link("pages/edit.py", label="Upload an image", icon=":material/upload:",
+                 help="Bring in a PNG, JPEG or WebP to edit, upscale or start from")  # fmt: skip
 
 project_names = {str(p.id): p.name for p in projects.projects(services(), account.id)}
 collection_names = {str(c.id): c.name for c in projects.collections(services(), account.id)}

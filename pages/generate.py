@@ -1,5 +1,6 @@
 """Generate: describe an image, pick a model and its settings, watch the job, keep the images."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -8,13 +9,13 @@ from studio.errors import InsufficientCredits, InvalidParameters, StudioError
 from studio.services.accounts import profile
 from studio.services.generation import catalogue, submissions, views
 from studio.ui.billing import billing_view
-from studio.ui.generation import generate_form, generate_jobs
+from studio.ui.generation import generate_form, generate_jobs, iterate_actions
 from studio.ui.shell import session
 from studio.ui.shell.deps import services
 
 account = session.require_account()
 st.title("Generate", anchor=False)
-models = catalogue.enabled_models(services())
+models = catalogue.generators(services())
 if not models:
     st.info("No model is switched on yet: an administrator enables models in the catalogue.")
     st.stop()
@@ -27,8 +28,9 @@ form_side, results_side = st.columns([11, 9], gap="large")
 with form_side:
     project = generate_form.project_target()
     spec = generate_form.model_picker(models)
+    reference = generate_form.reference(account.id, spec)
     with st.form("gen.form", enter_to_submit=False):
-        request = generate_form.request_inputs(spec)
+        request = replace(generate_form.request_inputs(spec), image_id=reference)
         quote = generate_form.preview_quote(account.id, request)
         generate_form.cost_preview(quote, account.id)
         # Invalid settings keep Generate on: pressing it reports what to fix.
@@ -63,9 +65,14 @@ with form_side:
         st.error(str(quote))
 
 recent = views.recent_jobs(services(), account.id, limit=10)
-names = {model.endpoint_id: model.name for model in models}
+names = {model.endpoint_id: model.name for model in catalogue.enabled_models(services())}
 with results_side:
-    generate_jobs.progress_panel(account.id, generate_jobs.shown(recent), names)
+    generate_jobs.progress_panel(
+        account.id, generate_jobs.shown(recent), names,
+        lambda image_id, parent_id: iterate_actions.quick_actions(
+            account.id, image_id, key=f"gen.iter.{image_id}", parent_id=parent_id
+        ),
+    )  # fmt: skip
 
 st.divider()
 generate_jobs.history(recent, models)

@@ -270,8 +270,9 @@ def test_a_finished_job_shows_its_thumbnails_and_links(embedded_services: Servic
         (button.proto.label, granted(embedded_services, button.proto.url))
         for button in app.get("link_button")
     ]
+    pages = [(link.proto.label, link.proto.query_string) for link in app.get("page_link")]
     for image in job.images:
-        assert ("Open", granted(embedded_services, image.url)) in links
+        assert ("Open", f"id={image.id}") in pages  # the image's page: all of it, and every way on from it
         assert ("Download", granted(embedded_services, image.download_url)) in links
     assert f":material/info: {DEMO_NOTE}" in [caption.value for caption in app.caption]
     assert badges(app) == ["Done", "Done"]

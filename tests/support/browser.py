@@ -129,7 +129,23 @@ def running_app(
     if port:
         env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     env |= extra_env or {}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "ui" / "shell" / "server.py")]
+    with _streamlit(ROOT / "studio" / "ui" / "shell" / "server.py", cwd, log, port, env) as base:
+        yield base
+
+
+@contextmanager
+def running_script(script: Path, cwd: Path, log: Path) -> Iterator[str]:
+    """Serve one Streamlit script of a test's own (a page of components, say) on a port the kernel picks,
+    with the project importable and nothing else of the machine's environment; yield its URL."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
+    with _streamlit(script, cwd, log, 0, env) as base:
+        yield base
+
+
+@contextmanager
+def _streamlit(script: Path, cwd: Path, log: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """`streamlit run script` on loopback until the context ends, once its health check answers."""
+    command = [sys.executable, "-m", "streamlit", "run", str(script)]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)

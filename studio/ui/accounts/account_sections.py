@@ -169,7 +169,7 @@ def two_factor_section(account: Account) -> None:
 
 
 def preferences_section(account: Account) -> None:
-    models = catalogue.enabled_models(services())
+    models = catalogue.generators(services())
     names = {spec.endpoint_id: spec.name for spec in models}
     saved = profile.defaults(services(), account.id)
     saved = saved if saved is not None and saved.model in names else None  # its model was switched off

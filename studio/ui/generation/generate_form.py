@@ -12,9 +12,9 @@ from studio.domain.accounts import Account
 from studio.domain.catalogue import NEGATIVE_PROMPT_MAX_CHARS, PROMPT_MAX_CHARS, ModelSpec
 from studio.domain.credits import standard_image_credits
 from studio.domain.parameters import Request
-from studio.errors import InvalidParameters
+from studio.errors import InvalidParameters, StudioError
 from studio.services.accounts import profile
-from studio.services.generation import submissions
+from studio.services.generation import inputs, iterate, submissions
 from studio.services.generation.submissions import Quote
 from studio.ui.billing import billing_view
 from studio.ui.generation import generate_params
@@ -29,6 +29,8 @@ _NOTICE = "gen.notice"
 _DEFAULTS_APPLIED = "gen.defaults_applied"
 _AGAIN = "gen.again"  # the last Generate was folded into the job just made: offer another run
 PROJECT = "gen.project"
+REFERENCE = "gen.reference"  # the id of the image a remix or an image-to-image model starts from
+_UPLOADED = "gen.uploaded"  # the uploader's file id already taken in, so a rerun does not take it twice
 
 
 def model_label(spec: ModelSpec) -> str:
@@ -75,6 +77,8 @@ def preview_quote(account_id: uuid.UUID, request: Request) -> Quote | InvalidPar
         return submissions.quote(services(), account_id, replace(request, prompt="preview"))
     except InvalidParameters as err:
         return err
+    except StudioError as err:  # the reference image went away meanwhile, say
+        return InvalidParameters([str(err)])
 
 
 def _credits(count: int) -> str:
@@ -150,7 +154,60 @@ def recall(request: Request, spec: ModelSpec | None) -> None:
     if spec.negative_prompt:
         state[key(spec, "negative_prompt")] = request.negative_prompt
     generate_params.restore(spec, request)
+    if request.image_id:  # the image it started from comes back with it
+        state[REFERENCE] = request.image_id
+    else:
+        state.pop(REFERENCE, None)
     state[_NOTICE] = "The job's prompt, model and settings are back in the form, with its seed locked."
+
+
+def remix(request: Request, spec: ModelSpec | None) -> None:
+    """Before switching to Generate: the image's exact request in the form, the image as its reference."""
+    recall(request, spec)
+    if spec is not None:
+        st.session_state[REFERENCE] = request.image_id
+        st.session_state[_NOTICE] = (
+            "Remixing: the image's request is in the form, the image is its reference."
+        )
+
+
+def reference(account_id: uuid.UUID, spec: ModelSpec) -> str:
+    """The image the request starts from (shown, with a way to drop it), or an uploader when the model
+    needs one; the image's id, or "" for none."""
+    chosen = st.session_state.get(REFERENCE) or ""
+    if chosen:
+        try:
+            url = iterate.thumbnail_url(services(), account_id, uuid.UUID(chosen))
+        except (StudioError, ValueError):
+            st.session_state.pop(REFERENCE, None)
+            chosen = ""
+        else:
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.image(url, width=72)
+                use = (
+                    "its input image"
+                    if spec.takes_image
+                    else "the parent of what you make (this model takes no image)"
+                )
+                st.caption(f"Starting from this image: {use}.")
+                if st.button("Drop", key="gen.reference.clear", type="tertiary", icon=":material/close:"):
+                    st.session_state.pop(REFERENCE, None)
+                    st.rerun()
+    if spec.takes_image and not chosen:
+        upload = st.file_uploader(
+            "Input image", type=["png", "jpg", "jpeg", "webp"], key="gen.upload",
+            help="PNG, JPEG or WebP, up to 20 MB and 40 megapixels; or Remix an image from your gallery",
+        )  # fmt: skip
+        if upload is not None and st.session_state.get(_UPLOADED) != upload.file_id:
+            try:
+                image_id = inputs.upload(services(), account_id, upload.getvalue())
+            except StudioError as err:
+                st.error(str(err))
+            else:
+                st.session_state[_UPLOADED] = upload.file_id
+                st.session_state[REFERENCE] = chosen = str(image_id)
+                st.rerun()
+    return chosen
 
 
 def use_project(project_id: uuid.UUID, name: str, defaults: Request | None, spec: ModelSpec | None) -> None:

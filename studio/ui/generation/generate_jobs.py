@@ -8,12 +8,13 @@ whole page, and that run defines it without a timer: polling stops. Nothing here
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Literal
 
 import streamlit as st
 
 from studio.domain.catalogue import ModelSpec
-from studio.domain.generation import JobStatus
+from studio.domain.generation import JobStatus, Operation, operation_label
 from studio.errors import NotFound, StudioError
 from studio.services.generation import lifecycle, submissions, views
 from studio.services.generation.views import ImageView, JobView
@@ -22,6 +23,7 @@ from studio.ui.shell import components
 from studio.ui.shell.components import escape
 from studio.ui.shell.deps import services
 
+IMAGE_PAGE = "pages/image.py"
 POLL_SECONDS = 1.0
 SHOWN = 3
 _WATCH = "gen.watch"
@@ -53,7 +55,13 @@ def shown(recent: list[JobView]) -> list[JobView]:
     return jobs[:SHOWN] or recent[:1]
 
 
-def progress_panel(account_id: uuid.UUID, jobs: list[JobView], names: dict[str, str]) -> None:
+#: What a results card offers under each image: quick iteration from it (image id, parent id).
+IterateHere = Callable[[uuid.UUID, uuid.UUID | None], None]
+
+
+def progress_panel(
+    account_id: uuid.UUID, jobs: list[JobView], names: dict[str, str], iterate_here: IterateHere | None = None
+) -> None:
     active = any(not job.finished for job in jobs)
     ids = [job.id for job in jobs]
 
@@ -66,7 +74,7 @@ def progress_panel(account_id: uuid.UUID, jobs: list[JobView], names: dict[str, 
         if not current:
             _empty_state()
         for job in current:
-            _card(account_id, job, names)
+            _card(account_id, job, names, iterate_here)
         if active and all(job.finished for job in current):
             st.rerun()  # the whole page: its next run defines this panel without a timer
 
@@ -106,11 +114,16 @@ def badge(job: JobView) -> None:
     st.badge(label, icon=icon, color=color)
 
 
-def _card(account_id: uuid.UUID, job: JobView, names: dict[str, str]) -> None:
+def _card(
+    account_id: uuid.UUID, job: JobView, names: dict[str, str], iterate_here: IterateHere | None
+) -> None:
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center"):
             badge(job)
-            st.markdown(f"**{escape(names.get(job.model_endpoint, job.model_endpoint))}**")
+            name = names.get(job.model_endpoint, job.model_endpoint)
+            if job.operation not in (Operation.TEXT_TO_IMAGE, Operation.IMAGE_TO_IMAGE):
+                name = f"{operation_label(job.operation)} · {name}"
+            st.markdown(f"**{escape(name)}**")
             st.caption(f"{job.num_images} image{'s' if job.num_images != 1 else ''} · {credits_text(job)}")
             if not job.finished and not job.cancel_requested:
                 st.space("stretch")
@@ -128,7 +141,7 @@ def _card(account_id: uuid.UUID, job: JobView, names: dict[str, str]) -> None:
             if job.logs:
                 st.code("\n".join(job.logs[-3:]), language=None, wrap_lines=True)
         elif job.status is JobStatus.SUCCEEDED:
-            _images(job)
+            _images(job, iterate_here)
         else:
             message = (job.error_message or "The job did not finish.").rstrip()
             if " returned." not in message and "charged." not in message:  # ended before messages said it
@@ -136,18 +149,18 @@ def _card(account_id: uuid.UUID, job: JobView, names: dict[str, str]) -> None:
             (st.error if job.status is JobStatus.FAILED else st.warning)(message)
 
 
-def _images(job: JobView) -> None:
+def _images(job: JobView, iterate_here: IterateHere | None) -> None:
     columns = st.columns(2) if len(job.images) > 1 else [st.container()]
     for index, image in enumerate(job.images):
         with columns[index % len(columns)]:
-            _image(job, image, single=len(job.images) == 1)
+            _image(job, image, iterate_here, single=len(job.images) == 1)
     if not job.images:
         st.caption("This job finished without images.")
     if job.provider == "demo":
         st.caption(f":material/info: {DEMO_NOTE}")
 
 
-def _image(job: JobView, image: ImageView, *, single: bool) -> None:
+def _image(job: JobView, image: ImageView, iterate_here: IterateHere | None, *, single: bool) -> None:
     st.image(
         image.thumb_url, width="content" if single else "stretch", alt=components.excerpt(job.prompt, 120),
         caption=f"{image.width}×{image.height}" + (f" · seed {image.seed}" if image.seed is not None else ""),
@@ -155,8 +168,13 @@ def _image(job: JobView, image: ImageView, *, single: bool) -> None:
     if image.nsfw:
         st.caption(":material/visibility_off: Flagged by the safety checker")
     with st.container(horizontal=True, gap="small"):
-        st.link_button("Open", image.url, icon=":material/open_in_new:", type="tertiary")
+        st.page_link(
+            IMAGE_PAGE, label="Open", icon=":material/open_in_new:", query_params={"id": str(image.id)}
+        )
         st.link_button("Download", image.download_url, icon=":material/download:", type="tertiary")
+    if iterate_here is not None:
+        with st.expander("Iterate", icon=":material/auto_awesome_motion:"):
+            iterate_here(image.id, job.parent_image_id)
 
 
 def credits_text(job: JobView) -> str:

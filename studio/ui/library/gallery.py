@@ -104,6 +104,14 @@ def bulk_actions(
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if st.button("Favourite", icon=":material/favorite:", key="bulk.fav"):
             _act("Favourited", lambda: curation.set_favourite(svc, owner_id, chosen, True))
+        if 2 <= len(chosen) <= 4:
+            st.page_link(
+                "pages/compare.py", label="Compare", icon=":material/compare:",
+                query_params={"ids": ",".join(str(image_id) for image_id in chosen)},
+            )  # fmt: skip
+        else:
+            st.button("Compare", icon=":material/compare:", key="bulk.compare", disabled=True,
+                      help="Select two to four images to compare them")  # fmt: skip
         if st.button("Move to trash", icon=":material/delete:", key="bulk.trash"):
             _act("Moved to the trash", lambda: trash.move_to_trash(svc, owner_id, chosen))
         with st.popover("Project", icon=":material/folder:"):

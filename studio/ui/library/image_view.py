@@ -8,19 +8,22 @@ import uuid
 import streamlit as st
 
 from studio.domain.catalogue import BY_ENDPOINT
+from studio.domain.generation import operation_label
 from studio.domain.library import parse_tags
 from studio.domain.sharing import ShareTarget
 from studio.errors import NotFound
 from studio.services.generation import catalogue
-from studio.services.library import curation, details, projects, trash
+from studio.services.library import curation, details, lineage, projects, trash
 from studio.services.library.details import ImageDetail, Related
-from studio.ui.generation import generate_form
+from studio.ui.generation import generate_form, iterate_actions
 from studio.ui.library import share_controls
+from studio.ui.library.lineage_tree import TreeNode, lineage_tree
 from studio.ui.shell import components
 from studio.ui.shell.deps import services
 
 IMAGE_PAGE = "pages/image.py"
 LIGHTBOX = "gallery.lightbox"  # the id of the image open in the gallery's dialog
+_OPEN = "img.open"  # the image a click in the family tree asked for
 _RATINGS = [0, 1, 2, 3, 4, 5]
 
 
@@ -29,16 +32,46 @@ def _size(byte_size: int) -> str:
 
 
 def related_strip(items: list[Related], label: str, key: str) -> None:
+    """Thumbnails that open their image, each with the operation that made it and what changed."""
     if not items:
         return
     st.caption(label)
     with st.container(horizontal=True, gap="small"):
         for item in items:
-            with st.container(width=120, gap="xsmall"):
-                st.image(item.thumb_url, width=110)
+            with st.container(width=170, gap="xsmall"):
+                st.image(item.thumb_url, width=150)
+                if item.label:
+                    st.markdown(f"**{components.escape(item.label)}**")
+                if item.changes:
+                    st.caption(components.escape(" · ".join(item.changes)))
                 st.page_link(
                     IMAGE_PAGE, label="Open", query_params={"id": str(item.id)}, icon=":material/open_in_new:"
                 )
+
+
+def family_tree(owner_id: uuid.UUID, detail: ImageDetail, key: str) -> None:
+    """The whole family, root to every descendant, each step with its diff; a click opens the image."""
+    family = lineage.family(services(), owner_id, detail.id)
+    if len(family.nodes) < 2:
+        st.caption("Nothing has been made from this family yet: iterate to grow it.")
+        return
+    st.caption(
+        f"{len(family.nodes)} images in this family"
+        + (f" (the first {lineage.FAMILY_LIMIT} are shown)" if family.truncated else "")
+    )
+
+    def open_node(node_id: str) -> None:
+        st.session_state.pop(LIGHTBOX, None)
+        st.session_state[_OPEN] = node_id
+
+    nodes = [
+        TreeNode(
+            id=str(node.id), parent=str(node.parent_id) if node.parent_id else None, url=node.thumb_url,
+            label=node.label, detail=" · ".join(map(str, node.changes)), title=node.prompt,
+        )
+        for node in family.nodes
+    ]  # fmt: skip
+    lineage_tree(nodes, key=f"{key}.tree", current=str(detail.id), on_open=open_node)
 
 
 def _model_name(endpoint: str) -> str:
@@ -52,7 +85,7 @@ def metadata(detail: ImageDetail) -> None:
     if detail.negative_prompt:
         st.markdown(f"**Negative prompt** · {components.escape(detail.negative_prompt)}")
     facts = {
-        "Model": _model_name(detail.model_endpoint), "Operation": detail.operation,
+        "Model": _model_name(detail.model_endpoint), "Operation": operation_label(detail.operation),
         "Seed": str(detail.seed or "-"),
         "Size": f"{detail.width}×{detail.height} · {_size(detail.byte_size)}", "Credits": str(detail.credits),
         "Created": f"{detail.created_at:%d %b %Y %H:%M} UTC", "Project": detail.project_name or "-",
@@ -78,6 +111,10 @@ def actions(owner_id: uuid.UUID, detail: ImageDetail, key: str) -> None:
     svc = services()
     with st.container(horizontal=True, vertical_alignment="center"):
         st.link_button("Download original", detail.download_url, icon=":material/download:")
+        if detail.mask_url:
+            st.link_button(
+                "Mask", detail.mask_url, icon=":material/gradient:", help="The mask this image kept"
+            )
         heart = "Unfavourite" if detail.is_favourite else "Favourite"
         if st.button(heart, key=f"{key}.fav", icon=":material/favorite:"):
             components.act(
@@ -158,6 +195,9 @@ def comments(owner_id: uuid.UUID, detail: ImageDetail, key: str) -> None:
 
 def show(owner_id: uuid.UUID, image_id: uuid.UUID, *, in_dialog: bool = False) -> None:
     """The image with everything about it; a short message when it is not the caller's."""
+    chosen = st.session_state.pop(_OPEN, None)
+    if chosen:  # a node of the family tree was clicked
+        st.switch_page(IMAGE_PAGE, query_params={"id": chosen})
     try:
         detail = details.image_detail(services(), owner_id, image_id)
     except NotFound as err:
@@ -179,17 +219,24 @@ def show(owner_id: uuid.UUID, image_id: uuid.UUID, *, in_dialog: bool = False) -
     with facts:
         metadata(detail)
         actions(owner_id, detail, key)
-    tabs = st.tabs(["Organise", "Share", "Comments", "Related"])
+    iterate_actions.quick_actions(
+        owner_id, detail.id, key=f"{key}.iter", parent_id=detail.parent.id if detail.parent else None
+    )
+    if not in_dialog:
+        iterate_actions.started(owner_id)
+    tabs = st.tabs(["Organise", "Lineage", "Share", "Comments", "Similar"])
     with tabs[0]:
         organise(owner_id, detail, key)
     with tabs[1]:
-        share_controls.panel(owner_id, ShareTarget.IMAGE, detail.id, key)
-    with tabs[2]:
-        comments(owner_id, detail, key)
-    with tabs[3]:
         related_strip([detail.parent] if detail.parent else [], "Made from", f"{key}.parent")
         related_strip(detail.children, "Made from this", f"{key}.children")
+        family_tree(owner_id, detail, key)
+    with tabs[2]:
+        share_controls.panel(owner_id, ShareTarget.IMAGE, detail.id, key)
+    with tabs[3]:
+        comments(owner_id, detail, key)
+    with tabs[4]:
         similar = details.similar_images(services(), owner_id, detail.id)
         related_strip([item for item, _ in similar], "Similar images", f"{key}.similar")
-        if not (detail.parent or detail.children or similar):
-            st.caption("No related or similar images yet.")
+        if not similar:
+            st.caption("No similar images yet.")

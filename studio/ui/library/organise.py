@@ -92,7 +92,7 @@ def back(noun: str) -> None:
 
 def project_defaults(owner_id: uuid.UUID, found: ProjectView) -> None:
     """The model and settings Generate starts from in this project, and the way to generate in it."""
-    models = catalogue.enabled_models(services())
+    models = catalogue.generators(services())
     by_id = {m.endpoint_id: m for m in models}
     with st.form("project.defaults", border=False):
         options = ["", *by_id]

@@ -74,6 +74,16 @@ def pages_for(account: Account | None) -> PageGroups:
                 default=True,
             ),
             st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:", url_path="gallery"),
+            st.Page(
+                "pages/edit.py", title="Edit", icon=":material/brush:", url_path="edit", visibility="hidden"
+            ),
+            st.Page(
+                "pages/compare.py",
+                title="Compare",
+                icon=":material/compare:",
+                url_path="compare",
+                visibility="hidden",
+            ),
             st.Page("pages/projects.py", title="Projects", icon=":material/folder:", url_path="projects"),
             st.Page(
                 "pages/collections.py",

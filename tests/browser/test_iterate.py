@@ -1,0 +1,137 @@
+"""The iteration loop in Debian Chromium, in embedded mode with the demo provider: generate -> two
+variations -> upscale -> inpaint with a mask drawn with the mouse -> compare with the slider -> the lineage
+tree shows every image with its diff. Screenshots of each page go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.browser import Tab, demo_sign_in, loaded, opened_page, running_app, shoot
+from tests.support.env import ROOT, free_port, wait_for
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=30_000)
+PROMPT = "A lighthouse on a basalt cliff at dusk"
+
+
+@pytest.fixture(scope="module")
+def iterate_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cwd = tmp_path_factory.mktemp("studio-iterate")
+    shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
+    with running_app(cwd, cwd / "app.log", port=free_port(), extra_env={"DEMO_SECONDS": "1"}) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with opened_page(browser, 1440, 1500) as opened:
+        yield opened
+
+
+def wait_results(page: Page, tab: Tab, count: int) -> None:
+    """Until the progress panel (it polls once a second) shows `count` finished images of the prompt."""
+    expect(page.get_by_role("img", name=PROMPT)).to_have_count(count, timeout=60_000)
+    tab.settle()
+
+
+def test_generate_vary_upscale_inpaint_compare_and_see_the_family(
+    iterate_app: str, page: Page, artifacts: Path
+) -> None:
+    tab = demo_sign_in(page, iterate_app, "Continue as demo user")
+    page.get_by_role("textbox", name="Prompt").fill(PROMPT)
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_role("img", name=PROMPT)).to_have_count(1, timeout=40_000)
+    tab.settle()
+
+    # Two variations, from the result's Iterate menu.
+    page.get_by_text("Iterate", exact=True).first.click()
+    page.get_by_role("button", name="Variations").first.click()
+    popover = page.locator('[data-testid="stPopoverBody"]')
+    expect(popover.get_by_text("How many")).to_be_visible()
+    expect(popover.get_by_text(re.compile(r"^\d+ credits?$"))).to_be_visible()
+    shoot(page, artifacts, "iterate-variations.png")
+    popover.get_by_role("button", name="Make 2").click()
+    tab.settle()
+    wait_results(page, tab, 3)
+
+    # Upscale from the source image's page.
+    page.get_by_role("link", name="Open").last.click()  # the oldest card: the first image
+    expect(page).to_have_url(re.compile(r"/image\?id="))
+    source_url = page.url
+    tab.settle()
+    page.get_by_role("button", name="Upscale").click()
+    popover = page.locator('[data-testid="stPopoverBody"]')
+    popover.get_by_role("button", name="Upscale 2×").click()
+    tab.settle()
+    wait_results(page, tab, 3)  # this session's jobs: the two variations and the upscale
+    shoot(page, artifacts, "iterate-image-page.png")
+
+    # Inpaint with a mask drawn with the mouse.
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("link", name="Edit").click()
+    expect(page.get_by_role("heading", name="Edit")).to_be_visible()
+    tab.settle()
+    canvas = page.locator("canvas").first
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5, steps=15)
+    page.mouse.up()
+    tab.settle()
+    expect(page.get_by_text(re.compile(r"[1-9]\d*% masked"))).to_be_visible()
+    page.get_by_role("textbox", name="What goes in the masked part").fill("a red kite")
+    page.get_by_role("textbox", name="What goes in the masked part").press("Enter")
+    tab.settle()
+    expect(
+        page.get_by_role("tabpanel", name="Inpaint").get_by_text(re.compile(r"^Costs \d+ credits?\.$"))
+    ).to_be_visible()
+    shoot(page, artifacts, "iterate-edit-inpaint.png")
+    page.get_by_role("button", name="Inpaint").click()
+    tab.settle()
+    expect(page.get_by_role("img", name="a red kite")).to_have_count(
+        1, timeout=60_000
+    )  # the inpaint's prompt
+    tab.settle()
+
+    # Compare the inpainted image with its parent, with the slider.
+    page.get_by_role("link", name="Open").first.click()
+    expect(page).to_have_url(re.compile(r"/image\?id="))
+    tab.settle()
+    page.get_by_role("link", name="Compare with parent").click()
+    expect(page.get_by_role("heading", name="Compare")).to_be_visible()
+    slider = page.get_by_role("slider").first
+    expect(slider).to_be_visible()
+    tab.settle()
+    for image in page.locator("img").all()[:2]:
+        wait_for(functools.partial(loaded, image), timeout=20)
+    slider.focus()
+    for _ in range(3):
+        slider.press("Shift+ArrowLeft")
+    shoot(page, artifacts, "iterate-compare.png")
+
+    # The family: the source, two variations, the upscale and the inpaint, each with its diff.
+    page.goto(source_url)
+    tab.settle()
+    page.get_by_role("tab", name="Lineage").click()
+    nodes = page.locator(".lineage button")
+    expect(nodes).to_have_count(5)
+    texts = nodes.all_inner_texts()
+    assert sum("Variation" in text for text in texts) == 2
+    assert any("Upscale 2×" in text and re.search(r"size (\d+)×(\d+) → \d+×\d+", text) for text in texts), (
+        texts
+    )
+    assert any("Inpaint" in text and "model" in text for text in texts), texts
+    expect(page.get_by_text("5 images in this family")).to_be_visible()
+    shoot(page, artifacts, "iterate-lineage.png")
+    nodes.filter(has_text="Inpaint").click()
+    expect(page).not_to_have_url(source_url)
+    expect(page).to_have_url(re.compile(r"/image\?id="))
