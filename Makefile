@@ -57,6 +57,7 @@ bench: env services  ## measurements, not tests: each prints PASS/FAIL against i
 	$(UV) run python bench/admin_analytics.py
 	$(UV) run python bench/gallery.py
 	$(UV) run python bench/gallery_browser.py
+	$(UV) run python bench/lineage.py
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

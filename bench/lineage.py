@@ -1,7 +1,7 @@
 """A family of 200 images does not slow the image page: the lineage service and the page, with and without.
 
 A scratch PostgreSQL database, migrated; the studio's services on it (otherwise embedded: local files, the
-in-process queue). A demo account (Streamlit's AppTest signs in as the page does) gets a family of
+in-process queue). An account (signed in through the Sign in page under Streamlit's AppTest) gets a family of
 `--family` images (a root, 19 children, each with 9 grandchildren and ~the rest spread a level deeper,
 each image with its stored thumbnail) and one lone image. Then, alternating sample by sample:
 
@@ -38,13 +38,16 @@ from studio.adapters.db.models import Image
 from studio.services.context import Services
 from studio.services.generation.outputs import inspect
 from studio.services.library import details, lineage
+from studio.services.passwords import hash_password
 from studio.settings import Settings
+from tests.support.builders import new_user
 from tests.support.databases import scratch_database
 from tests.support.services import installed
 
 HOME = str(ROOT / "Home.py")
 FAMILY_P95_MS = 50.0
 PAGE_RATIO = 1.25
+USERNAME = "bench-user"
 OPERATIONS = ("variation", "upscale", "inpaint", "regenerate", "remove_background", "outpaint")
 
 
@@ -129,12 +132,16 @@ def main() -> None:
         url = stack.enter_context(scratch_database(POSTGRES_ADMIN_URL, "bench"))
         settings = Settings(
             _env_file=None, database_url=url, data_dir=Path(tmp), secret_key=secrets.token_urlsafe(36),
-            dev_sign_in=True, log_level="WARNING",
+            log_level="WARNING",
         )  # fmt: skip
         services = stack.enter_context(installed(settings))
+        password = secrets.token_urlsafe(12)
+        new_user(services, USERNAME, password_hash=hash_password(password))
         app = _checked(AppTest.from_file(HOME, default_timeout=60).run())
         _checked(app.switch_page("pages/sign_in.py").run())
-        next(b for b in app.button if b.label == "Continue as demo user").click().run()
+        app.text_input(key="sign_in.login").set_value(USERNAME)
+        app.text_input(key="sign_in.password").set_value(password)
+        _checked(next(b for b in app.button if b.label == "Sign in").click().run())
         owner: uuid.UUID = app.session_state["account"].id
         member, lone = seed(services, owner, args.family)
         family = lineage.family(services, owner, member)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image as PILImage
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import Tab, demo_sign_in, loaded, opened_page, running_app, shoot
@@ -135,3 +136,34 @@ def test_generate_vary_upscale_inpaint_compare_and_see_the_family(
     nodes.filter(has_text="Inpaint").click()
     expect(page).not_to_have_url(source_url)
     expect(page).to_have_url(re.compile(r"/image\?id="))
+
+
+def test_an_upload_that_is_not_an_image_is_refused_and_a_photo_is_taken_in(
+    iterate_app: str, page: Page, artifacts: Path, tmp_path: Path
+) -> None:
+    tab = demo_sign_in(page, iterate_app, "Continue as demo user")
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Gallery").click()
+    tab.settle()
+    page.get_by_role("link", name="Upload an image").click()
+    expect(page.get_by_role("heading", name="Edit")).to_be_visible()
+    tab.settle()
+    fake = tmp_path / "holiday.png"
+    fake.write_bytes(b"MZ\x90\x00 this is not a picture")
+    page.locator('input[type="file"]').set_input_files(str(fake))
+    expect(
+        page.get_by_text("The upload is not a readable image: use a PNG, JPEG or WebP image.")
+    ).to_be_visible()
+    expect(page).not_to_have_url(re.compile(r"id="))
+    tab.settle()
+    shoot(page, artifacts, "iterate-upload-refused.png")
+
+    photo = tmp_path / "photo.jpg"
+    picture = PILImage.new("RGB", (300, 200), (30, 120, 200))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # stored sideways: shown upright
+    picture.save(photo, "JPEG", exif=exif.tobytes())
+    page.locator('input[type="file"]').set_input_files(str(photo))
+    expect(page).to_have_url(re.compile(r"/edit\?id="), timeout=30_000)
+    expect(page.get_by_role("tab", name="Inpaint")).to_be_visible()
+    tab.settle()
+    expect(page.get_by_text(re.compile(r"^200×300 → "))).to_be_attached()  # the outpaint tab: upright
