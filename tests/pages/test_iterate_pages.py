@@ -67,7 +67,9 @@ def test_the_image_page_offers_every_way_on_and_regenerate_starts_a_child_job(
     assert job.credits_reserved == 1
 
 
-def test_remix_opens_generate_with_the_request_and_the_image_as_reference(embedded_services: Services) -> None:
+def test_remix_opens_generate_with_the_request_and_the_image_as_reference(
+    embedded_services: Services,
+) -> None:
     app = signed_in()
     image = add_image(embedded_services, me(app), files=True, prompt="remix me", model="fal-ai/flux/schnell")
     visit(app, "pages/image.py", id=str(image))
