@@ -19,9 +19,7 @@ try:
 except ValueError:
     image_id = None
 if image_id is None:
-    st.caption(
-        "Upload an image to edit, upscale or start from, or open one of yours and press Edit."
-    )
+    st.caption("Upload an image to edit, upscale or start from, or open one of yours and press Edit.")
     upload = st.file_uploader(
         "Image", type=["png", "jpg", "jpeg", "webp"], key="edit.upload",
         help="PNG, JPEG or WebP, up to 20 MB and 40 megapixels; kept without its metadata",
