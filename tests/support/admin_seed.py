@@ -84,7 +84,18 @@ def seed(services: Services) -> Seeded:
             )
         pro = session.scalar(sa.select(Plan).where(Plan.code == "pro"))
         assert pro is not None
-        session.execute(sa.update(Subscription).where(Subscription.user_id == bob).values(plan_id=pro.id))
+        # As an admin's assignment does: the Pro cycle starts on D2. (Left on the free cycle that began 60
+        # days ago, the renewal pass the embedded app runs every few seconds would renew it as Pro today,
+        # a second $29 in the range whenever it ran before the page read the figures.)
+        session.execute(
+            sa.update(Subscription)
+            .where(Subscription.user_id == bob)
+            .values(
+                plan_id=pro.id,
+                current_period_start=at(d2, 10),
+                current_period_end=at(d2, 10) + timedelta(days=30),
+            )
+        )
         grant = ledger.change_balance(
             session, bob, pro.monthly_credits, LedgerKind.GRANT, "Pro plan", ref_type="plan", ref_id="pro"
         )
