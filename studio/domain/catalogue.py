@@ -225,6 +225,11 @@ class ModelSpec:
         }
 
     @property
+    def reads_weights(self) -> bool:
+        """Reads (word:1.2) as a weight; other models get the words without it."""
+        return "prompt_weights" in self.capabilities
+
+    @property
     def takes_image(self) -> bool:
         return "image_url" in self.inputs
 
@@ -426,7 +431,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         name="Fast SDXL",
         description="Stable Diffusion XL, fast: negative prompts, LoRAs, a classic look.",
         category="general",
-        capabilities=(*_FLUX_T2I, "negative_prompt", "lora"),
+        capabilities=(*_FLUX_T2I, "negative_prompt", "lora", "prompt_weights"),
         speed="fast",
         quality="standard",
         expected_seconds=2.5,
@@ -497,7 +502,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         name="Stable Diffusion XL",
         description="Stability AI's SDXL base 1.0: negative prompts, LoRAs, the classic open model.",
         category="general",
-        capabilities=(*_FLUX_T2I, "negative_prompt", "lora"),
+        capabilities=(*_FLUX_T2I, "negative_prompt", "lora", "prompt_weights"),
         speed="medium",
         quality="standard",
         expected_seconds=6.0,

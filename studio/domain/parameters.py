@@ -24,6 +24,7 @@ from studio.domain.catalogue import (
     ModelSpec,
     Param,
 )
+from studio.domain.prompts import without_weights
 from studio.errors import InvalidParameters
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -40,9 +41,12 @@ class Request:
     style: str = "None"
     params: dict[str, Any] = field(default_factory=dict)
     image_id: str = ""  # the image it starts from (a reference, an input or the image edited), if any
+    template: str = ""  # the template the prompt was expanded from (studio.domain.templates), if any
+    values: dict[str, str] = field(default_factory=dict)  # the template's variables, as filled in
+    pick_seed: int | None = None  # the seed of the template's random picks: the same seed, the same prompt
 
     def to_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "model": self.model,
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
@@ -51,6 +55,8 @@ class Request:
         }
         if self.image_id:
             data["image_id"] = self.image_id
+        if self.template:
+            data |= {"template": self.template, "values": dict(self.values), "pick_seed": self.pick_seed}
         return data
 
     @classmethod
@@ -62,6 +68,9 @@ class Request:
             style=str(data.get("style") or "None"),
             params=dict(data.get("params") or {}),
             image_id=str(data.get("image_id") or ""),
+            template=str(data.get("template") or ""),
+            values={str(k): str(v) for k, v in (data.get("values") or {}).items()},
+            pick_seed=data["pick_seed"] if isinstance(data.get("pick_seed"), int) else None,
         )
 
 
@@ -203,7 +212,8 @@ def provider_arguments(
         problems.append(f"{spec.name} does not accept the parameter {name!r}")
     arguments: dict[str, Any] = {}
     if spec.prompt != "none":
-        arguments["prompt"] = full_prompt(prompt, request.style) if prompt else ""
+        sent = prompt if spec.reads_weights else without_weights(prompt)
+        arguments["prompt"] = full_prompt(sent, request.style) if prompt else ""
     for name in spec.inputs:
         if not (studio_fields or {}).get(name):
             problems.append(f"{spec.name} needs an input image")
