@@ -23,4 +23,5 @@ components.show_flash()  # what the last action did, when it reran the app
 notice = session.notice()  # why this browser was just signed out, shown once above the page
 if notice:
     st.info(notice, icon=":material/info:")
-st.navigation(navigation.pages_for(account)).run()
+# Every page listed: an admin's 18 would otherwise fold after ten behind "View more".
+st.navigation(navigation.pages_for(account), expanded=True).run()

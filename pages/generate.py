@@ -10,6 +10,7 @@ from studio.services.accounts import profile
 from studio.services.generation import catalogue, submissions, views
 from studio.ui.billing import billing_view
 from studio.ui.generation import generate_form, generate_jobs, iterate_actions
+from studio.ui.prompts import pickers
 from studio.ui.shell import session
 from studio.ui.shell.deps import services
 
@@ -29,12 +30,24 @@ with form_side:
     project = generate_form.project_target()
     spec = generate_form.model_picker(models)
     reference = generate_form.reference(account.id, spec)
+    pickers.library_picker(account.id)
+    pickers.style_chips(account.id)
     with st.form("gen.form", enter_to_submit=False):
         request = replace(generate_form.request_inputs(spec), image_id=reference)
+        values = pickers.template_panel(account.id, request.prompt)
+        if values is not None:  # a template: expanded when the job is accepted, its pick seed kept
+            request = replace(request, template=request.prompt, values=values)
+        pickers.weights_note(spec, request.prompt)
         quote = generate_form.preview_quote(account.id, request)
         generate_form.cost_preview(quote, account.id)
         # Invalid settings keep Generate on: pressing it reports what to fix.
         action = generate_form.submit_buttons(isinstance(quote, InvalidParameters) or quote.affordable)
+        with st.expander("Save as preset", icon=":material/bookmark_add:"):
+            preset_name = st.text_input("Preset name", max_chars=100, key="gen.preset_name")
+            keep_prompt = st.checkbox("With the prompt", key="gen.preset_prompt")
+            if st.form_submit_button("Save as preset", key="gen.preset_save"):
+                action = "preset"
+    pickers.suggestions(spec)
     if action in ("generate", "again"):
         submitted_at = datetime.now(UTC)
         try:
@@ -47,6 +60,7 @@ with form_side:
         except StudioError as err:
             st.error(str(err))
         else:
+            pickers.record_use(account.id, request.template or request.prompt)
             generate_form.rotate_submission_key()
             generate_form.repeated(job.created_at, submitted_at)
             generate_jobs.watch(job.id)
@@ -61,6 +75,8 @@ with form_side:
                 f"Saved: {saved.model_name} with these settings opens the Generate page.",
                 icon=":material/bookmark:",
             )
+    elif action == "preset":
+        pickers.save_preset(account.id, preset_name or "", request, keep_prompt)
     elif isinstance(quote, InvalidParameters):
         st.error(str(quote))
 

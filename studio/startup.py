@@ -10,19 +10,21 @@ from studio.duties import Duties
 from studio.services.billing import plans
 from studio.services.context import Services
 from studio.services.generation import catalogue
+from studio.services.prompts import styles
 
 log = logging.getLogger(__name__)
 
 
 def start() -> Services:
-    """Migrate, seed the model catalogue and the plans, and start the job runner. In embedded mode, where
-    the app runs the jobs, it also runs the periodic passes (`studio.duties`; `worker.py` runs them in
-    production)."""
+    """Migrate, seed the model catalogue, the plans and the style modifiers, and start the job runner. In
+    embedded mode, where the app runs the jobs, it also runs the periodic passes (`studio.duties`;
+    `worker.py` runs them in production)."""
     current = bootstrap.services()
     logs.configure(current.settings.log_level, current.settings.log_format)
     current.database.migrate()
     catalogue.sync_catalogue(current)
     plans.sync_plans(current)
+    styles.sync_defaults(current)
     current.queue.start()
     if isinstance(current.queue, InProcessQueue):
         duties = Duties(current)

@@ -65,7 +65,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 USER_LINKS = [
-    "Dashboard", "Generate", "Gallery", "Projects", "Collections", "Trash", "Usage", "Plans", "Account",
+    "Dashboard", "Generate", "Gallery", "Prompts", "Projects", "Collections", "Trash", "Usage", "Plans",
+    "Account",
 ]  # fmt: skip
 ADMIN_LINKS = ["Analytics", "Users", "Models", "Queue", "Audit log", "System", "Plan catalogue"]
 

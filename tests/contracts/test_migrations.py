@@ -32,7 +32,7 @@ TABLES = {
     "users", "user_settings", "projects", "images", "image_tags", "collections", "collection_images",
     "prompts", "generation_jobs", "models", "usage_logs", "share_links", "comments", "credit_ledger", "plans",
     "subscriptions", "stripe_events", "audit_log", "api_keys", "email_tokens", "data_exports",
-    "checkout_sessions", "daily_rollups", "daily_stats",
+    "checkout_sessions", "daily_rollups", "daily_stats", "wildcard_lists", "style_modifiers", "presets",
 }  # fmt: skip
 
 

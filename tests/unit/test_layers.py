@@ -42,8 +42,8 @@ DOMAIN_MAY_USE_FROM_STDLIB = {
 }  # fmt: skip
 #: The contexts of each layer, lowest first: a context may import the ones before it, never the ones after.
 CONTEXTS = {
-    "services": ("billing", "generation", "library", "accounts", "analytics", "admin"),
-    "ui": ("shell", "billing", "generation", "library", "accounts", "analytics", "admin"),
+    "services": ("billing", "prompts", "generation", "library", "accounts", "analytics", "admin"),
+    "ui": ("shell", "billing", "generation", "prompts", "library", "accounts", "analytics", "admin"),
 }
 COMPOSITION_ROOT = {"studio.bootstrap", "studio.startup", "studio.jobs"}
 ENTRY_POINTS = ["studio/ui", "studio/web", "studio/jobs.py", "studio/startup.py", "studio/__main__.py",

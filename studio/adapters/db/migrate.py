@@ -16,8 +16,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 #: because the models cannot declare them on both databases; comparisons with the models skip them.
 SCHEMA_OUTSIDE_MODELS = (
     "ix_images_prompt_fts", "ix_images_owner_rating", "ix_images_owner_model", "ix_images_owner_aspect",
+    "ix_prompts_fts", "ix_prompts_public_fts",
 )  # fmt: skip
-FTS_TABLE = "images_fts"
+FTS_TABLES = ("images_fts", "prompts_fts")
 
 
 def outside_models(name: str | None, type_: str) -> bool:
@@ -25,7 +26,7 @@ def outside_models(name: str | None, type_: str) -> bool:
     if name is None:
         return False
     if type_ == "table":
-        return name == FTS_TABLE or name.startswith(f"{FTS_TABLE}_")
+        return any(name == table or name.startswith(f"{table}_") for table in FTS_TABLES)
     return type_ == "index" and name in SCHEMA_OUTSIDE_MODELS
 
 

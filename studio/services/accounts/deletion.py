@@ -20,11 +20,14 @@ from studio.adapters.db.models import (
     GenerationJob,
     Image,
     ImageTag,
+    Preset,
     Project,
     Prompt,
     ShareLink,
+    StyleModifier,
     User,
     UserSettings,
+    WildcardList,
     utcnow,
 )
 from studio.errors import InvalidForm, NotFound, QueueError, WrongCredentials
@@ -161,7 +164,8 @@ def _erase_rows(session: Session, user_id: uuid.UUID) -> None:
     session.execute(sa.update(Image).where(Image.project_id.in_(projects)).values(project_id=None))
     session.execute(sa.delete(Collection).where(Collection.owner_id == user_id))
     session.execute(sa.delete(Project).where(Project.owner_id == user_id))
-    session.execute(sa.delete(Prompt).where(Prompt.owner_id == user_id))
+    for library_model in (Prompt, WildcardList, StyleModifier, Preset):
+        session.execute(sa.delete(library_model).where(library_model.owner_id == user_id))
     session.execute(sa.delete(Comment).where(Comment.author_id == user_id))
     for model in (ApiKey, EmailToken, DataExport, UserSettings):
         session.execute(sa.delete(model).where(model.user_id == user_id))

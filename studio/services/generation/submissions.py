@@ -37,6 +37,7 @@ from studio.services.billing import ledger, plans, usage
 from studio.services.context import Services
 from studio.services.generation import catalogue, inputs, lifecycle
 from studio.services.generation.views import JobView, get_job
+from studio.services.prompts import templates
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,8 @@ def start_generation(
     plans.renew_if_due(services, account_id)
     spec = catalogue.model_spec(services, request.model)
     fingerprint = _fingerprint(request, project_id, edit)
+    # A template becomes its prompt here, with the pick seed kept: the job replays the same prompt.
+    request = templates.expand(services, account_id, request)
     plan = _plan(services, account_id, _with_seed(spec, request), edit)
     request, arguments, cost = plan.request, plan.arguments, plan.cost
     parent = plan.parent

@@ -33,6 +33,11 @@ REFERENCE = "gen.reference"  # the id of the image a remix or an image-to-image 
 _UPLOADED = "gen.uploaded"  # the uploader's file id already taken in, so a rerun does not take it twice
 
 
+def variable_key(name: str) -> str:
+    """The widget of a template's variable on the form."""
+    return f"gen.var.{name}"
+
+
 def model_label(spec: ModelSpec) -> str:
     credits = standard_image_credits(spec)
     return f"{spec.name} · {credits} credit{'s' if credits != 1 else ''} · {spec.speed}"
@@ -150,7 +155,9 @@ def recall(request: Request, spec: ModelSpec | None) -> None:
         return
     state[_DEFAULTS_APPLIED] = True  # recalled from another page: the saved defaults must not replace it
     state[MODEL] = spec.endpoint_id
-    state[PROMPT] = request.prompt
+    state[PROMPT] = request.template or request.prompt  # a template comes back as the template
+    for name, value in request.values.items():
+        state[variable_key(name)] = value
     if spec.negative_prompt:
         state[key(spec, "negative_prompt")] = request.negative_prompt
     generate_params.restore(spec, request)

@@ -15,6 +15,7 @@ from studio.errors import InvalidInput, StudioError
 from studio.services.generation import catalogue
 from studio.services.library import downloads, projects, sharing
 from studio.services.library.projects import CollectionView, Member, ProjectView
+from studio.services.prompts import presets
 from studio.ui.generation import generate_form
 from studio.ui.library import gallery, share_controls
 from studio.ui.shell import components
@@ -94,6 +95,22 @@ def project_defaults(owner_id: uuid.UUID, found: ProjectView) -> None:
     """The model and settings Generate starts from in this project, and the way to generate in it."""
     models = catalogue.generators(services())
     by_id = {m.endpoint_id: m for m in models}
+    saved = {str(preset.id): preset for preset in presets.presets(services(), owner_id)}
+    if saved:
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            chosen_preset = st.selectbox(
+                "Defaults from a preset", list(saved), index=None, format_func=lambda v: saved[v].name,
+                placeholder="Pick one of your presets", key="project.preset",
+            )  # fmt: skip
+            if st.button("Use the preset", key="project.preset.use", disabled=chosen_preset is None):
+                preset = saved[str(chosen_preset)]
+                defaults = Request(
+                    preset.request.model, "", "", preset.request.style, dict(preset.request.params)
+                )
+                components.act(
+                    lambda: projects.update_project(services(), owner_id, found.id, defaults=defaults),
+                    f"Defaults from the preset {preset.name}",
+                )
     with st.form("project.defaults", border=False):
         options = ["", *by_id]
         current = options.index(found.default_model) if found.default_model in options else 0

@@ -74,6 +74,7 @@ def pages_for(account: Account | None) -> PageGroups:
                 default=True,
             ),
             st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:", url_path="gallery"),
+            st.Page("pages/prompts.py", title="Prompts", icon=":material/format_quote:", url_path="prompts"),
             st.Page(
                 "pages/edit.py", title="Edit", icon=":material/brush:", url_path="edit", visibility="hidden"
             ),

@@ -21,7 +21,15 @@ from studio.adapters.db.models.billing import (
     StripeEvent,
     Subscription,
 )
-from studio.adapters.db.models.generation import CatalogueModel, GenerationJob, Prompt, UsageLog
+from studio.adapters.db.models.generation import (
+    CatalogueModel,
+    GenerationJob,
+    Preset,
+    Prompt,
+    StyleModifier,
+    UsageLog,
+    WildcardList,
+)
 from studio.adapters.db.models.library import (
     Collection,
     CollectionImage,
@@ -36,6 +44,7 @@ __all__ = [
     "ApiKey", "AuditLog", "Base", "CatalogueModel", "CheckoutSession", "Collection", "CollectionImage",
     "Comment", "CreditLedger", "DailyRollup", "DailyStat", "DataExport", "EmailToken", "GenerationJob",
     "Image", "ImageTag", "Plan",
-    "Project", "Prompt",
-    "ShareLink", "StripeEvent", "Subscription", "UsageLog", "User", "UserSettings", "utcnow",
+    "Preset", "Project", "Prompt",
+    "ShareLink", "StripeEvent", "StyleModifier", "Subscription", "UsageLog", "User", "UserSettings",
+    "WildcardList", "utcnow",
 ]  # fmt: skip

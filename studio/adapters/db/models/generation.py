@@ -139,12 +139,14 @@ class UsageLog(Base):
 
 
 class Prompt(Base):
-    """A user's prompt history and saved prompts, one row per distinct text."""
+    """A prompt in a user's library: text (maybe a template), its negative prompt, how it is filed; public
+    ones are browsed and copied by anyone signed in."""
 
     __tablename__ = "prompts"
     __table_args__ = (
-        sa.UniqueConstraint("owner_id", "text_hash"),
         sa.Index(None, "owner_id", "last_used_at"),
+        sa.Index(None, "owner_id", "updated_at"),
+        sa.Index(None, "is_public", "published_at"),
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -153,7 +155,59 @@ class Prompt(Base):
     text_hash: Mapped[str] = mapped_column(sa.String(64))
     negative_prompt: Mapped[str | None] = mapped_column(sa.Text)
     title: Mapped[str | None] = mapped_column(sa.String(200))
-    is_starred: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    use_count: Mapped[int] = mapped_column(default=1, server_default="1")
-    last_used_at: Mapped[datetime] = created_column()
+    category: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    tags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    is_starred: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # the favourite
+    use_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    is_public: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    published_at: Mapped[datetime | None]
+    unpublished_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)  # the admin who took it down
+    last_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = updated_column()
+
+
+class WildcardList(Base):
+    """A named list a template draws from with `__name__`."""
+
+    __tablename__ = "wildcard_lists"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    name: Mapped[str] = mapped_column(sa.String(64))
+    entries: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = updated_column()
+
+
+class StyleModifier(Base):
+    """A quick-add chip of Generate: the studio's (no owner, curated by admins) or a user's own. Its text
+    wraps the prompt when it holds `{prompt}`, else is appended after ", "."""
+
+    __tablename__ = "style_modifiers"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "name"), sa.Index(None, "owner_id", "sort_order"))
+
+    id: Mapped[uuid.UUID] = id_column()
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(64))
+    text: Mapped[str] = mapped_column(sa.Text)
+    negative_prompt: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    category: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    sort_order: Mapped[int] = mapped_column(default=0, server_default="0")
+    is_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    created_at: Mapped[datetime] = created_column()
+
+
+class Preset(Base):
+    """A named generation preset: a model and its parameters (LoRAs included), maybe a prompt."""
+
+    __tablename__ = "presets"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    name: Mapped[str] = mapped_column(sa.String(100))
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)  # a Request (studio.domain.parameters)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = updated_column()

@@ -1,0 +1,1 @@
+"""The prompt library's page and its pickers on Generate."""
