@@ -62,6 +62,7 @@ def history(
                     GenerationJob.owner_id == owner_id, GenerationJob.prompt.in_([row.prompt for row in rows])
                 )
                 .order_by(GenerationJob.created_at.desc())
+                .limit(limit * 20)  # the newest jobs of these prompts are enough to find each one's latest
             )
             for prompt, stored in requests:
                 latest.setdefault(prompt, Request.from_json(stored or {"prompt": prompt}))
