@@ -136,7 +136,7 @@ def template_panel(account_id: uuid.UUID, text: str) -> dict[str, str] | None:
         return None
     first = templates.preview(services(), account_id, text, {})
     if first.error and not first.variables:
-        st.error(f":material/data_object: {first.error}")
+        st.error(f":material/data_object: {components.escape(first.error)}")
         return {}
     values: dict[str, str] = {}
     for variable in first.variables:
@@ -151,7 +151,7 @@ def template_panel(account_id: uuid.UUID, text: str) -> dict[str, str] | None:
         )
     shown = templates.preview(services(), account_id, text, values)
     if shown.error:
-        st.error(f":material/data_object: {shown.error}")
+        st.error(f":material/data_object: {components.escape(shown.error)}")
         return values
     st.caption(
         f":material/data_object: A template: {shown.count:,} possible "
