@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     dev_sign_in: bool | None = None
+    trusted_proxies: str = ""  # comma-separated addresses or networks whose X-Forwarded-For is believed
 
     # Database
     database_url: SecretStr | None = None
