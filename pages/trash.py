@@ -30,5 +30,9 @@ elif empty:
 with st.grid("auto", min_column_width=180, border=True):
     for item in items:
         with st.container(gap="xsmall"):
-            st.image(item.thumb_url, caption=components.excerpt(item.prompt, 60), width="stretch")
+            st.image(
+                item.thumb_url,
+                caption=components.escape(components.excerpt(item.prompt, 60)),
+                width="stretch",
+            )
             st.checkbox(f"Select · erased {item.purge_at:%d %b}", key=f"trash.sel.{item.id}")

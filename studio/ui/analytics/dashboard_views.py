@@ -12,7 +12,7 @@ GENERATE_PAGE = "pages/generate.py"
 
 def welcome(name: str, credits: int) -> None:
     with st.container(border=True):
-        st.subheader(f"Welcome, {name}", anchor=False)
+        st.subheader(f"Welcome, {escape(name)}", anchor=False)
         st.markdown(
             f"You have **{credits:,} credits**. Describe an image, pick a model and watch it appear: "
             "your first generation is one click away."

@@ -77,7 +77,7 @@ def open_link(token: str) -> SharedView | None:
 
 
 def shared(view: SharedView) -> None:
-    st.title(view.title, anchor=False)
+    st.title(components.escape(view.title), anchor=False)  # the owner's text: shown, never run as markdown
     if view.description:
         st.markdown(components.escape(view.description))
     if not view.images:
@@ -94,7 +94,7 @@ def shared(view: SharedView) -> None:
             with st.container(gap="xsmall"):
                 st.image(
                     image.thumb_url,
-                    caption=components.excerpt(image.prompt, 80),
+                    caption=components.escape(components.excerpt(image.prompt, 80)),
                     width="stretch",
                     link=image.url,
                 )

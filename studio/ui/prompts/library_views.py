@@ -54,7 +54,7 @@ def new_prompt(account_id: uuid.UUID) -> None:
         form = _form_fields("prompts.new")
         if st.form_submit_button("Save to the library", type="primary", icon=":material/bookmark_add:"):
             components.act(
-                lambda: library.create(services(), account_id, form), lambda p: f"Saved: {p.title}"
+                lambda: library.create(services(), account_id, form), lambda p: f"Saved: {escape(p.title)}"
             )
 
 
@@ -217,7 +217,7 @@ def lists(account_id: uuid.UUID) -> None:
                 raw = upload.getvalue().decode("utf-8", errors="replace")
                 list_name = name or upload.name.rsplit(".", 1)[0]
                 components.act(
-                    lambda: wildcards.save(svc, account_id, list_name, raw), f"Saved __{list_name}__"
+                    lambda: wildcards.save(svc, account_id, list_name, raw), escape(f"Saved __{list_name}__")
                 )
             else:
                 components.act(lambda: wildcards.save(svc, account_id, name or "", text or ""), "Saved")

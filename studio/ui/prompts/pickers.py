@@ -196,4 +196,4 @@ def save_preset(account_id: uuid.UUID, name: str, request: Request, keep_prompt:
     except StudioError as err:
         st.error(str(err))
     else:
-        st.toast(f"Preset saved: {saved.name}", icon=":material/bookmark:")
+        st.toast(f"Preset saved: {components.escape(saved.name)}", icon=":material/bookmark:")
