@@ -17,6 +17,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from studio import bootstrap, startup
 from studio.web import routes, tcp
+from studio.web.headers import security_headers
 
 HOME = Path(__file__).resolve().parents[3] / "Home.py"
 
@@ -41,7 +42,13 @@ def _navigation_only() -> None:
     PagesManager.uses_pages_directory = False
 
 
-bootstrap.or_exit(bootstrap.services)
+settings = bootstrap.or_exit(bootstrap.services).settings
 _navigation_only()
 tcp.install()
-app = st.App(HOME, routes=routes(), lifespan=lifespan)
+app = st.App(
+    HOME,
+    routes=routes(),
+    # CSP, HSTS over HTTPS and the rest on every response, Streamlit's own and the studio's routes'.
+    middleware=[bootstrap.or_exit(lambda: security_headers(settings))],
+    lifespan=lifespan,
+)
