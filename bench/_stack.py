@@ -282,6 +282,7 @@ class Stack:
             secret_key=self.secret_key,
             fal_key=FAL_KEY,
             log_level=self.log_level,
+            rate_limit_generations="1000000/minute",  # a benchmark submits hundreds at once on purpose
         )
         if self.poll_seconds is not None:
             self.settings = self.settings.model_copy(update={"provider_poll_seconds": self.poll_seconds})

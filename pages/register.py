@@ -5,7 +5,7 @@ import streamlit as st
 from studio.domain.accounts import PASSWORD_POLICY
 from studio.errors import StudioError
 from studio.services.accounts import signup
-from studio.ui.shell import components
+from studio.ui.shell import components, session
 from studio.ui.shell.deps import services
 
 st.title("Create your account", anchor=False)
@@ -26,8 +26,9 @@ with st.form("register.form"):
 if submitted:
     try:
         account = signup.register(
-            services(), email=email, username=username, name=name, password=password, repeat=repeat
-        )
+            services(), email=email, username=username, name=name, password=password, repeat=repeat,
+            address=session.client_address(),
+        )  # fmt: skip
     except StudioError as err:
         components.refusal(err)
     else:

@@ -14,12 +14,14 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from studio.adapters import ratelimit
 from studio.adapters.attempts import AttemptPolicy, MemoryAttempts, RedisAttempts
 from studio.adapters.db import Database
 from studio.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from studio.adapters.payments import Payments, StripePayments
 from studio.adapters.provider import Provider
 from studio.adapters.queue import InProcessQueue, JobQueue, RQQueue
+from studio.adapters.ratelimit import LimitsRateLimiter
 from studio.adapters.storage import LocalStorage, ObjectStorage, S3Storage
 from studio.errors import ConfigError
 from studio.services.context import Services, SignInLimits
@@ -101,6 +103,9 @@ def build_services(settings: Settings) -> Services:
         sign_in_limits(settings),
         key,
         payments(settings),
+        limiter=LimitsRateLimiter(
+            ratelimit.storage_uri(settings.redis_url.get_secret_value() if settings.redis_url else None)
+        ),
     )
 
 

@@ -65,6 +65,16 @@ class MailError(StudioError):
     """A message could not be handed to the mail system."""
 
 
+class RateLimited(StudioError):
+    """Too many of one thing in too short a time; `retry_after` seconds until the next one is taken."""
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        seconds = max(1, round(retry_after))
+        wait = f"{seconds} s" if seconds < 120 else f"{round(seconds / 60)} min"
+        super().__init__(f"Too many {what} in a short time: try again in {wait}.")
+        self.retry_after = seconds
+
+
 class InvalidParameters(InvalidInput):
     """Parameters a model does not accept or outside its range; one message per problem."""
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from studio.domain.network import Network, networks
 from studio.errors import ConfigError
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     dev_sign_in: bool | None = None
     trusted_proxies: str = ""  # comma-separated addresses or networks whose X-Forwarded-For is believed
+    rate_limit_generations: str = "30/minute;600/hour"  # submits per account
+    rate_limit_signups: str = "10/hour"  # new accounts per client address
+    rate_limit_share_views: str = "120/minute"  # views of one share link per client address
 
     # Database
     database_url: SecretStr | None = None
@@ -229,7 +233,31 @@ class Settings(BaseSettings):
             found.append("DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/db)")
         found += self._secret_problems()
         found += self._consistency_problems()
+        found += self._network_problems()
         return found
+
+    def _network_problems(self) -> list[str]:
+        from limits import parse_many
+
+        found = []
+        try:
+            networks(self.trusted_proxies)
+        except ValueError as err:
+            found.append(f"TRUSTED_PROXIES: {err}; give addresses or networks, e.g. 10.0.0.1,172.16.0.0/12")
+        for name in ("rate_limit_generations", "rate_limit_signups", "rate_limit_share_views"):
+            try:
+                parse_many(getattr(self, name))
+            except ValueError:
+                found.append(f"{name.upper()} must be rates like 30/minute;600/hour")
+        return found
+
+    @property
+    def proxies(self) -> list[Network]:
+        """TRUSTED_PROXIES as networks (validated on start)."""
+        try:
+            return networks(self.trusted_proxies)
+        except ValueError:
+            return []
 
     def _secret_problems(self) -> list[str]:
         found: list[str] = []

@@ -15,7 +15,9 @@ from studio.adapters.mail import Mailer
 from studio.adapters.payments import Payments
 from studio.adapters.provider import Provider
 from studio.adapters.queue import JobQueue
+from studio.adapters.ratelimit import LimitsRateLimiter, RateLimiter
 from studio.adapters.storage import ObjectStorage
+from studio.errors import RateLimited
 from studio.services.urls import UrlCache
 from studio.settings import Settings
 
@@ -46,6 +48,14 @@ class Services:
     files: UrlCache = field(init=False)
     #: What `close` stops first: threads started with these services (`studio.duties` in embedded mode).
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    #: Rate limits: Redis-backed in production, in memory in embedded mode.
+    limiter: RateLimiter = field(default_factory=lambda: LimitsRateLimiter("memory://"))
+
+    def limit(self, rules: str, what: str, *keys: str) -> None:
+        """One more of `what` for `keys`; RateLimited when `rules` are exceeded (nothing counted then)."""
+        wait = self.limiter.hit(rules, what, *keys)
+        if wait is not None:
+            raise RateLimited(what, wait)
 
     def __post_init__(self) -> None:
         self.files = UrlCache(self.storage)

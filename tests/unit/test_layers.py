@@ -37,7 +37,8 @@ IO_LIBRARIES = {
 PAGE_MAY_IMPORT = {"streamlit", "studio.ui", "studio.services", "studio.domain", "studio.errors"}
 DOMAIN_MAY_USE_FROM_STDLIB = {
     "__future__", "abc", "base64", "calendar", "collections", "dataclasses", "datetime", "decimal", "enum",
-    "fractions", "functools", "hashlib", "itertools", "json", "math", "operator", "re", "string", "textwrap",
+    "fractions", "functools", "hashlib", "ipaddress", "itertools", "json", "math", "operator", "re", "string",
+    "textwrap",
     "typing", "uuid", "zoneinfo",
 }  # fmt: skip
 #: The contexts of each layer, lowest first: a context may import the ones before it, never the ones after.

@@ -34,14 +34,24 @@ log = logging.getLogger(__name__)
 
 
 def register(
-    services: Services, *, email: str, username: str, name: str, password: str, repeat: str
+    services: Services,
+    *,
+    email: str,
+    username: str,
+    name: str,
+    password: str,
+    repeat: str,
+    address: str | None = None,
 ) -> Account:
-    """Create an account with its free credits and mail it a verification link."""
+    """Create an account with its free credits and mail it a verification link. At most
+    RATE_LIMIT_SIGNUPS new accounts come from one client `address`."""
     problems = registration_problems(
         email=email, username=username, name=name, password=password, repeat=repeat
     )
     if problems:
         raise InvalidForm(problems)
+    if address:
+        services.limit(services.settings.rate_limit_signups, "new accounts from this address", address)
     with services.uow() as uow:
         user = _new_user(uow, email=email, username=username, name=name, password=password)
         raw = links.issue_token(uow.session, user, TokenPurpose.VERIFY_EMAIL, user.email)

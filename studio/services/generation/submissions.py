@@ -180,6 +180,7 @@ def start_generation(
     if existing is not None:
         return existing
     _check_may_generate(services, account_id)
+    services.limit(services.settings.rate_limit_generations, "generations", str(account_id))
     if project_id is not None:
         _check_project(services, account_id, project_id)
     plans.renew_if_due(services, account_id)

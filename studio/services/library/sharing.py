@@ -247,10 +247,18 @@ def _check_link_password(services: Services, link: ShareLink, password: str) -> 
 
 
 def open_share(
-    services: Services, token: str, password: str | None = None, *, count_view: bool = True
+    services: Services,
+    token: str,
+    password: str | None = None,
+    *,
+    count_view: bool = True,
+    address: str | None = None,
 ) -> SharedView:
     """What the token shares. NotFound for an unknown, revoked or expired link; PasswordRequired when it asks
-    for a password and none was given; WrongCredentials for a wrong one. `count_view` adds one view."""
+    for a password and none was given; WrongCredentials for a wrong one. `count_view` adds one view, at most
+    RATE_LIMIT_SHARE_VIEWS of one link from one client `address` (RateLimited beyond)."""
+    if count_view:
+        services.limit(services.settings.rate_limit_share_views, "views of this link", token, address or "-")
     urls = services.files
     with services.uow() as uow:
         link = _live_link(uow.session, token, lock=count_view)

@@ -7,10 +7,17 @@ import uuid
 import streamlit as st
 
 from studio.domain.sharing import ShareOptions, ShareTarget
-from studio.errors import NotFound, PasswordRequired, StudioError, TooManyAttempts, WrongCredentials
+from studio.errors import (
+    NotFound,
+    PasswordRequired,
+    RateLimited,
+    StudioError,
+    TooManyAttempts,
+    WrongCredentials,
+)
 from studio.services.library import sharing
 from studio.services.library.sharing import SharedView
-from studio.ui.shell import components
+from studio.ui.shell import components, session
 from studio.ui.shell.deps import services
 
 _EXPIRY = {1: "1 day", 7: "7 days", 30: "30 days", 0: "Never"}
@@ -59,10 +66,12 @@ def open_link(token: str) -> SharedView | None:
     """The shared content, asking for the password when the link has one; None when it cannot be shown."""
     password = st.session_state.get(f"shared.pw.{token}")
     try:
-        return sharing.open_share(services(), token, password, count_view=_counted(token))
+        return sharing.open_share(
+            services(), token, password, count_view=_counted(token), address=session.client_address()
+        )
     except NotFound as err:
         st.error(str(err), icon=":material/link_off:")
-    except TooManyAttempts as err:
+    except (TooManyAttempts, RateLimited) as err:
         st.error(str(err), icon=":material/lock_clock:")
     except (PasswordRequired, WrongCredentials) as err:
         if isinstance(err, WrongCredentials):

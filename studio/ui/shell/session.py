@@ -34,6 +34,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from studio.domain import network
 from studio.domain.accounts import Account
 from studio.errors import StudioError
 from studio.services.accounts import sessions, sso
@@ -266,8 +267,11 @@ def notice() -> str | None:
 
 
 def client_address() -> str | None:
-    """The client's address for counting failed sign-ins (None on localhost)."""
-    return st.context.ip_address
+    """The client's address, for counting failed sign-ins and rate limits (None on localhost): the peer
+    of this session's websocket, or, when that is a trusted proxy (TRUSTED_PROXIES), the client its
+    X-Forwarded-For names."""
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    return network.client_address(st.context.ip_address, forwarded, services().settings.proxies)
 
 
 def account() -> Account | None:
