@@ -17,7 +17,7 @@ if account is not None:
 
 # One call per run, once the account is known: the signed-out pages are short forms, read best narrow.
 st.set_page_config(
-    page_title="the studio", page_icon=":material/palette:", layout="wide" if account else "centered"
+    page_title="the studio", page_icon=str(navigation.ICON), layout="wide" if account else "centered"
 )
 components.show_flash()  # what the last action did, when it reran the app
 notice = session.notice()  # why this browser was just signed out, shown once above the page

@@ -20,8 +20,8 @@ test_security_headers.py visits every kind of page and fails on any reported vio
 - `style-src 'self' 'unsafe-inline'`: emotion and styled-components write `<style>` elements, and so do
   `st.html` and the components v2.
 - `img-src 'self' data: blob:` plus the app's public origin (signed file links name PUBLIC_URL), with S3 the
-  origin the presigned URLs name (S3_PUBLIC_URL, else S3_ENDPOINT_URL, else AWS's), and Google's Material
-  Symbols SVGs (FAVICONS: Streamlit's favicon for Home.py's `:material/palette:` page icon), by path.
+  origin the presigned URLs name (S3_PUBLIC_URL, else S3_ENDPOINT_URL, else AWS's). The favicon is the
+  studio's own file (studio/ui/shell/icon.png): a `:material/...` page icon would be fetched from Google.
 - `font-src 'self' data:`: KaTeX's fonts are inlined in Streamlit's stylesheet.
 - `connect-src 'self'` plus the websocket origin of PUBLIC_URL: CSP 3 browsers match same-origin
   `ws:`/`wss:` with 'self', older ones (Safari < 16) only with the explicit origin. Never a bare
@@ -77,7 +77,6 @@ STRICTNESS = {
     ),
 }  # fmt: skip
 #: Streamlit shows a `:material/...:` page icon (Home.py's) as Google's SVG of that symbol, from here.
-FAVICONS = "https://fonts.gstatic.com/s/i/short-term/release/materialsymbolsrounded/"
 _HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a name or an IP address, nothing to escape in a CSP
 
 
@@ -143,7 +142,7 @@ def content_security_policy(settings: Settings) -> str:
         "script-src": ["'self'", "'unsafe-inline'", "'wasm-unsafe-eval'", "blob:"],
         "script-src-attr": ["'none'"],
         "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:", "blob:", *image_origins(settings), FAVICONS],
+        "img-src": ["'self'", "data:", "blob:", *image_origins(settings)],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'", websocket],
         "object-src": ["'none'"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
@@ -11,6 +13,10 @@ from studio.services.library.sharing import SHARE_PATH
 from studio.services.mails import RESET_PATH, VERIFY_PATH
 
 PageGroups = dict[str, list[StreamlitPage]]
+
+
+#: The favicon: a file of the studio's own (a `:material/...` icon would be fetched from Google's CDN).
+ICON = Path(__file__).with_name("icon.png")
 
 
 def _verify_page() -> StreamlitPage:
