@@ -142,6 +142,13 @@ def _output_format(name: str = "output_format") -> Param:
     return Param(name, Kind.CHOICE, "File format", default="jpeg", choices=("jpeg", "png"), advanced=True)
 
 
+def _acceleration() -> Param:
+    return Param(
+        "acceleration", Kind.CHOICE, "Acceleration", default="none", choices=("none", "regular", "high"),
+        advanced=True,
+    )  # fmt: skip
+
+
 def _safety_checker() -> Param:
     return Param("enable_safety_checker", Kind.BOOL, "Safety checker", default=True, advanced=True)
 
@@ -369,14 +376,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
             _seed(),
             _steps(28, 50),
             _guidance(3.5, 1.0, 20.0),
-            Param(
-                "acceleration",
-                Kind.CHOICE,
-                "Acceleration",
-                default="none",
-                choices=("none", "regular", "high"),
-                advanced=True,
-            ),
+            _acceleration(),
             _safety_checker(),
             _output_format(),
         ),
@@ -556,14 +556,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
             _seed(),
             _steps(40, 50),
             _guidance(3.5, 1.0, 20.0),
-            Param(
-                "acceleration",
-                Kind.CHOICE,
-                "Acceleration",
-                default="none",
-                choices=("none", "regular", "high"),
-                advanced=True,
-            ),
+            _acceleration(),
             _safety_checker(),
             _output_format(),
         ),

@@ -5,7 +5,6 @@ fetches anything from the site they name."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from studio.domain.prompts import PromptForm
 from studio.domain.sharing import ShareOptions, ShareTarget
 from studio.services.library import projects, sharing
 from studio.services.prompts import library
-from tests.support.browser import Tab, demo_sign_in, opened_page, running_app
-from tests.support.env import ROOT, free_port
+from tests.support.browser import Tab, demo_app, demo_sign_in, opened_page
 from tests.support.services import embedded_settings
 
 pytestmark = pytest.mark.browser
@@ -30,10 +28,8 @@ HOSTILE = "[Sign in again to see this image](https://elsewhere.example/phish) ![
 
 @pytest.fixture(scope="module")
 def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    cwd = tmp_path_factory.mktemp("studio-hostile")
-    shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
-    with running_app(cwd, cwd / "app.log", port=free_port(), extra_env={"DEMO_SECONDS": "1"}) as url:
-        yield url, cwd
+    with demo_app(tmp_path_factory, "studio-hostile") as found:
+        yield found
 
 
 @pytest.fixture
@@ -72,7 +68,7 @@ def test_typed_markdown_stays_text_on_every_page(hostile_app: tuple[str, Path], 
             image_id, other_id = uow.session.scalars(sa.select(Image.id).where(Image.owner_id == owner)).all()
         assert owner is not None
         assert image_id is not None
-        project = projects.create_project(services, owner, HOSTILE[:200], HOSTILE)
+        projects.create_project(services, owner, HOSTILE[:200], HOSTILE)
         library.create(services, owner, PromptForm(HOSTILE[:200], HOSTILE))
         link = sharing.create_share(services, owner, ShareTarget.IMAGE, image_id, ShareOptions())
     finally:
@@ -90,5 +86,4 @@ def test_typed_markdown_stays_text_on_every_page(hostile_app: tuple[str, Path], 
     tab.visit(f"{app_url}/s?t={link.token}")
     assert_shown_as_text(page, tab, "share page")
     assert fetched == []
-    assert project is not None
     assert re.search(r"elsewhere", page.content()) is not None  # the text is there, as text

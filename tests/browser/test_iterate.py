@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import pytest
 from PIL import Image as PILImage
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import Tab, demo_sign_in, loaded, opened_page, running_app, shoot
-from tests.support.env import ROOT, free_port, wait_for
+from tests.support.browser import Tab, demo_app, demo_sign_in, loaded, opened_page, shoot
+from tests.support.env import wait_for
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=30_000)
@@ -24,9 +23,7 @@ PROMPT = "A lighthouse on a basalt cliff at dusk"
 
 @pytest.fixture(scope="module")
 def iterate_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cwd = tmp_path_factory.mktemp("studio-iterate")
-    shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
-    with running_app(cwd, cwd / "app.log", port=free_port(), extra_env={"DEMO_SECONDS": "1"}) as url:
+    with demo_app(tmp_path_factory, "studio-iterate") as (url, _):
         yield url
 
 

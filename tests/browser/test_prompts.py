@@ -5,7 +5,6 @@ with the expanded prompt and its pick seed recorded. Screenshots go to tests/art
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from studio import bootstrap
 from studio.adapters.db.models import GenerationJob
-from tests.support.browser import demo_sign_in, opened_page, running_app, shoot
-from tests.support.env import ROOT, free_port
+from tests.support.browser import demo_app, demo_sign_in, opened_page, shoot
 from tests.support.services import embedded_settings
 
 pytestmark = pytest.mark.browser
@@ -27,10 +25,8 @@ TEMPLATE = "a {small|huge} __animal__ in ${place}"
 
 @pytest.fixture(scope="module")
 def prompts_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    cwd = tmp_path_factory.mktemp("studio-prompts")
-    shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
-    with running_app(cwd, cwd / "app.log", port=free_port(), extra_env={"DEMO_SECONDS": "1"}) as url:
-        yield url, cwd
+    with demo_app(tmp_path_factory, "studio-prompts") as found:
+        yield found
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import base64
 import io
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -33,8 +32,8 @@ from studio.services.library import lineage
 from tests.support.builders import new_user
 from tests.support.fal_server import FakeFal, Submitted
 from tests.support.stack import (
+    Running,
     Stack,
-    StackConfig,
     WorkerProcess,
     assert_balanced,
     assert_refunded,
@@ -47,28 +46,9 @@ from tests.support.stack import (
 FILL = "fal-ai/flux-pro/v1/fill"
 
 
-@dataclass(frozen=True)
-class Running:
-    config: StackConfig
-    worker: WorkerProcess
-
-
-@pytest.fixture(scope="module")
-def running(stack: Stack) -> Iterator[Running]:
-    config = stack.config()
-    redis = Redis.from_url(stack.redis_url)
-    worker = WorkerProcess(config, stack.workdir)
-    try:
-        worker.wait_ready(redis)
-        yield Running(config, worker)
-    finally:
-        worker.stop()
-        redis.close()
-
-
 @pytest.fixture
-def services(running: Running) -> Iterator[Services]:
-    with running.config.services() as services:
+def services(shared: Running) -> Iterator[Services]:
+    with shared.config.services() as services:
         yield services
 
 
@@ -86,19 +66,19 @@ def decoded(data_uri: str) -> PILImage.Image:
     return image
 
 
-def source_image(services: Services, running: Running, user: uuid.UUID) -> Image:
+def source_image(services: Services, shared: Running, user: uuid.UUID) -> Image:
     """A 512×512 text-to-image output of the user's, made by the pipeline."""
     view = start_generation(services, user, small_request(), uuid.uuid4().hex)
-    wait_finished(services, user, view.id, running.worker)
+    wait_finished(services, user, view.id, shared.worker)
     (image,) = assert_succeeded(services, user, view.id)
     return image
 
 
 def run(
-    services: Services, running: Running, user: uuid.UUID, step: Step
+    services: Services, shared: Running, user: uuid.UUID, step: Step
 ) -> tuple[GenerationJob, list[Image]]:
     view = iterate.start(services, user, step, uuid.uuid4().hex)
-    wait_finished(services, user, view.id, running.worker, timeout=30)
+    wait_finished(services, user, view.id, shared.worker, timeout=30)
     images = assert_succeeded(services, user, view.id)
     return job_row(services, view.id), images
 
@@ -113,14 +93,14 @@ def assert_descends(images: list[Image], job: GenerationJob, parent: Image, oper
 
 
 def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
-    services: Services, running: Running, fake_fal: FakeFal
+    services: Services, shared: Running, fake_fal: FakeFal
 ) -> None:
     user = new_user(services, credits=200)
-    source = source_image(services, running, user)
+    source = source_image(services, shared, user)
     source_bytes = services.storage.get(source.storage_key)
 
     # Variation: the same request with new seeds, two at once.
-    job, images = run(services, running, user, Step(Operation.VARIATION, source.id, count=2))
+    job, images = run(services, shared, user, Step(Operation.VARIATION, source.id, count=2))
     body = submitted_for(fake_fal, services, job.id).body
     assert job.model_endpoint == source.model_endpoint
     assert body["num_images"] == 2
@@ -130,7 +110,7 @@ def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
     assert_descends(images, job, source, Operation.VARIATION)
 
     # Variation close to the image: image-to-image at a strength in 0.3-0.7, the image as input.
-    job, images = run(services, running, user, Step(Operation.VARIATION, source.id, strength=0.5))
+    job, images = run(services, shared, user, Step(Operation.VARIATION, source.id, strength=0.5))
     body = submitted_for(fake_fal, services, job.id).body
     assert job.model_endpoint == "fal-ai/flux/dev/image-to-image"
     assert body["strength"] == 0.5
@@ -142,7 +122,7 @@ def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
     assert_descends(images, job, source, Operation.VARIATION)
 
     # Regenerate: one click, the same request, a new seed.
-    job, images = run(services, running, user, Step(Operation.REGENERATE, source.id))
+    job, images = run(services, shared, user, Step(Operation.REGENERATE, source.id))
     body = submitted_for(fake_fal, services, job.id).body
     assert {k: v for k, v in body.items() if k != "seed"} == {
         k: v for k, v in source.params.items() if k != "seed"
@@ -157,7 +137,7 @@ def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
     mask.save(out, "PNG")
     job, images = run(
         services,
-        running,
+        shared,
         user,
         Step(Operation.INPAINT, source.id, prompt="a red kite", mask_png=out.getvalue()),
     )
@@ -175,7 +155,7 @@ def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
     inpainted = images[0]
 
     # Outpaint: extend left and down; the canvas and where the original sits on it.
-    job, images = run(services, running, user, Step(Operation.OUTPAINT, source.id, extend_by=(128, 0, 0, 64)))
+    job, images = run(services, shared, user, Step(Operation.OUTPAINT, source.id, extend_by=(128, 0, 0, 64)))
     body = submitted_for(fake_fal, services, job.id).body
     assert job.model_endpoint == "fal-ai/bria/expand"
     assert body["canvas_size"] == [640, 576]
@@ -185,7 +165,7 @@ def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
     assert_descends(images, job, source, Operation.OUTPAINT)
 
     # Upscale 4× of the inpainted image: a single `image` answer, normalised, priced on the output size.
-    job, images = run(services, running, user, Step(Operation.UPSCALE, inpainted.id, factor=4))
+    job, images = run(services, shared, user, Step(Operation.UPSCALE, inpainted.id, factor=4))
     body = submitted_for(fake_fal, services, job.id).body
     assert job.model_endpoint == "fal-ai/clarity-upscaler"
     assert body["upscale_factor"] == 4.0
@@ -195,7 +175,7 @@ def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
     assert images[0].prompt == inpainted.prompt  # a tool's output keeps the prompt it descends from
 
     # Background removal: a transparent PNG, and the mask kept with it.
-    job, images = run(services, running, user, Step(Operation.REMOVE_BACKGROUND, source.id))
+    job, images = run(services, shared, user, Step(Operation.REMOVE_BACKGROUND, source.id))
     body = submitted_for(fake_fal, services, job.id).body
     assert job.model_endpoint == "fal-ai/birefnet/v2"
     assert body["output_mask"] is True
@@ -229,10 +209,10 @@ def test_each_operation_sends_what_it_promises_and_keeps_the_lineage(
 
 
 def test_a_failed_operation_refunds_its_credits_once(
-    services: Services, running: Running, fake_fal: FakeFal
+    services: Services, shared: Running, fake_fal: FakeFal
 ) -> None:
     user = new_user(services, credits=50)
-    source = source_image(services, running, user)
+    source = source_image(services, shared, user)
     fake_fal.configure(FILL, result_error=(500, {"detail": "GPU on fire", "error_type": "internal_error"}))
     try:
         mask = PILImage.new("L", (512, 512), 255)
@@ -242,7 +222,7 @@ def test_a_failed_operation_refunds_its_credits_once(
             services, user, Step(Operation.INPAINT, source.id, prompt="x", mask_png=out.getvalue()), "fail"
         )
         assert view.credits_reserved == 2
-        wait_finished(services, user, view.id, running.worker, timeout=30)
+        wait_finished(services, user, view.id, shared.worker, timeout=30)
     finally:
         fake_fal.reset()
     job = assert_refunded(services, view.id, JobStatus.FAILED)
@@ -272,10 +252,10 @@ def test_inputs_can_go_as_presigned_urls_the_provider_fetches(
     assert (image.width, image.height) == (1024, 1024)
 
 
-def test_bad_input_is_refused_and_nothing_is_charged_or_stored(services: Services, running: Running) -> None:
+def test_bad_input_is_refused_and_nothing_is_charged_or_stored(services: Services, shared: Running) -> None:
     owner = new_user(services, credits=30)
     stranger = new_user(services, credits=30)
-    source = source_image(services, running, owner)
+    source = source_image(services, shared, owner)
     before_jobs = _jobs_of(services, stranger)
 
     with pytest.raises(NotFound):  # another person's image, as a parent or an input
@@ -329,12 +309,12 @@ def test_bad_input_is_refused_and_nothing_is_charged_or_stored(services: Service
     assert_balanced(services, stranger, 30)
 
 
-def test_an_upload_is_free_and_can_be_edited(services: Services, running: Running, fake_fal: FakeFal) -> None:
+def test_an_upload_is_free_and_can_be_edited(services: Services, shared: Running, fake_fal: FakeFal) -> None:
     user = new_user(services, credits=10)
     uploaded = inputs.upload(services, user, _png(300, 200))
     job, images = run(
         services,
-        running,
+        shared,
         user,
         Step(Operation.IMAGE_TO_IMAGE, uploaded, prompt="as an oil painting", strength=0.6),
     )
@@ -371,16 +351,16 @@ def _bomb() -> bytes:
 
 
 def test_generate_from_a_reference_sends_it_to_models_that_take_one_and_keeps_it_as_parent(
-    services: Services, running: Running, fake_fal: FakeFal
+    services: Services, shared: Running, fake_fal: FakeFal
 ) -> None:
     """A request with an image id: the input of an image-taking model (face-to-sticker answers three
     images; the studio keeps the cut-out sticker), else the parent of a remix."""
     user = new_user(services, credits=50)
-    source = source_image(services, running, user)
+    source = source_image(services, shared, user)
     sticker = start_generation(
         services, user, Request("fal-ai/face-to-sticker", "a person", image_id=str(source.id)), "sticker"
     )
-    wait_finished(services, user, sticker.id, running.worker, timeout=30)
+    wait_finished(services, user, sticker.id, shared.worker, timeout=30)
     (made,) = assert_succeeded(services, user, sticker.id)
     body = submitted_for(fake_fal, services, sticker.id).body
     assert decoded(body["image_url"]).size == (512, 512)
@@ -392,7 +372,7 @@ def test_generate_from_a_reference_sends_it_to_models_that_take_one_and_keeps_it
         source.model_endpoint, "the same lighthouse at noon", params={"image_size": "square"},
         image_id=str(source.id),
     ), "remix")  # fmt: skip
-    wait_finished(services, user, remix.id, running.worker, timeout=30)
+    wait_finished(services, user, remix.id, shared.worker, timeout=30)
     (remixed,) = assert_succeeded(services, user, remix.id)
     body = submitted_for(fake_fal, services, remix.id).body
     assert "image_url" not in body  # a text-to-image model: the reference is the parent only

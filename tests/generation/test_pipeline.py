@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +41,7 @@ from tests.support.env import wait_for
 from tests.support.fal_server import FakeFal
 from tests.support.stack import (
     SCHNELL,
+    Running,
     Stack,
     StackConfig,
     WorkerProcess,
@@ -54,28 +54,6 @@ from tests.support.stack import (
     update_job,
     wait_finished,
 )
-
-
-@dataclass(frozen=True)
-class Running:
-    """A configuration with a worker listening on its queue."""
-
-    config: StackConfig
-    worker: WorkerProcess
-
-
-@pytest.fixture(scope="module")
-def shared(stack: Stack) -> Iterator[Running]:
-    """One worker for every test that neither kills it nor needs other settings."""
-    config = stack.config()
-    redis = Redis.from_url(stack.redis_url)
-    worker = WorkerProcess(config, stack.workdir)
-    try:
-        worker.wait_ready(redis)
-        yield Running(config, worker)
-    finally:
-        worker.stop()
-        redis.close()
 
 
 @pytest.fixture

@@ -6,37 +6,11 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from streamlit.testing.v1 import AppTest
 
 from studio.adapters.db.models import GenerationJob
 from studio.services.context import Services
-from tests.support.apptest import home, sign_in_as, titles
+from tests.support.apptest import me, signed_in, texts, titles, visit
 from tests.support.builders import add_image, new_user
-
-
-def signed_in() -> AppTest:
-    app = home()
-    sign_in_as(app, "Continue as demo user")
-    return app
-
-
-def me(app: AppTest) -> uuid.UUID:
-    account_id: uuid.UUID = app.session_state["account"].id
-    return account_id
-
-
-def visit(app: AppTest, page: str, **params: str) -> AppTest:
-    app.query_params.clear()
-    for name, value in params.items():
-        app.query_params[name] = value
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
-
-
-def texts(app: AppTest) -> str:
-    parts = [*app.markdown, *app.caption, *app.info, *app.warning, *app.error, *app.title]
-    return " ".join(str(part.value) for part in parts)
 
 
 def jobs_of(services: Services, owner: uuid.UUID) -> list[GenerationJob]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,33 +13,20 @@ from studio.services.context import Services
 from studio.services.library import curation, details, projects, sharing, trash
 from studio.services.library import gallery as library
 from studio.ui.library import gallery
-from tests.support.apptest import click_tile, home, shown, sign_in_as, tile_data, tile_urls, titles
+from tests.support.apptest import (
+    click_tile,
+    home,
+    me,
+    press,
+    shown,
+    signed_in,
+    texts,
+    tile_data,
+    tile_urls,
+    titles,
+    visit,
+)
 from tests.support.builders import T0, add_image, minutes, new_user
-
-
-def signed_in() -> AppTest:
-    app = home()
-    sign_in_as(app, "Continue as demo user")
-    return app
-
-
-def me(app: AppTest) -> uuid.UUID:
-    account_id: uuid.UUID = app.session_state["account"].id
-    return account_id
-
-
-def visit(app: AppTest, page: str, **params: str) -> AppTest:
-    app.query_params.clear()
-    for name, value in params.items():
-        app.query_params[name] = value
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
-
-
-def texts(app: AppTest) -> str:
-    parts: list[Any] = [*app.markdown, *app.caption, *app.info, *app.warning, *app.error, *app.title]
-    return " ".join(str(part.value) for part in parts)
 
 
 def image_urls(app: AppTest) -> list[str]:
@@ -49,12 +35,6 @@ def image_urls(app: AppTest) -> list[str]:
 
 def link_buttons(app: AppTest) -> list[str]:
     return [str(getattr(element, "proto").label) for element in app.get("link_button")]  # noqa: B009
-
-
-def press(app: AppTest, label: str) -> AppTest:
-    next(b for b in app.button if b.label == label).click().run()
-    assert not app.exception, app.exception
-    return app
 
 
 def test_the_gallery_pages_through_the_owners_images_only(embedded_services: Services) -> None:

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import sqlalchemy as sa
-from streamlit.testing.v1 import AppTest
 
 from studio.adapters.db.models import GenerationJob
 from studio.domain.prompts import PromptForm
 from studio.services.context import Services
 from studio.services.prompts import library, wildcards
-from tests.support.apptest import home, sign_in_as, titles
-
-
-def signed_in() -> AppTest:
-    app = home()
-    sign_in_as(app, "Continue as demo user")
-    return app
-
-
-def me(app: AppTest) -> uuid.UUID:
-    account_id: uuid.UUID = app.session_state["account"].id
-    return account_id
-
-
-def visit(app: AppTest, page: str) -> AppTest:
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
-
-
-def press(app: AppTest, label: str) -> AppTest:
-    next(button for button in app.button if button.label == label).click().run()
-    assert not app.exception, app.exception
-    return app
+from tests.support.apptest import me, press, signed_in, titles, visit
 
 
 def test_the_page_saves_a_prompt_and_shows_it_as_text(embedded_services: Services) -> None:

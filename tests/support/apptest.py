@@ -9,6 +9,7 @@ next run.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from streamlit.components.v2.bidi_component.main import _make_trigger_id
@@ -47,6 +48,42 @@ def sign_in_as(app: AppTest, label: str) -> None:
     app.switch_page("pages/sign_in.py").run()
     next(button for button in app.button if button.label == label).click().run()
     assert not app.exception, app.exception
+
+
+def signed_in(label: str = "Continue as demo user") -> AppTest:
+    """Home.py with a session signed in through the development sign-in."""
+    app = home()
+    sign_in_as(app, label)
+    return app
+
+
+def me(app: AppTest) -> uuid.UUID:
+    """The signed-in account's id."""
+    account_id: uuid.UUID = app.session_state["account"].id
+    return account_id
+
+
+def visit(app: AppTest, page: str, **params: str) -> AppTest:
+    """Open `page` with exactly these query parameters; no exception."""
+    app.query_params.clear()
+    for name, value in params.items():
+        app.query_params[name] = value
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def texts(app: AppTest) -> str:
+    """The page's text: markdown, captions, notices and titles."""
+    parts: list[Any] = [*app.markdown, *app.caption, *app.info, *app.warning, *app.error, *app.title]
+    return " ".join(str(part.value) for part in parts)
+
+
+def press(app: AppTest, label: str) -> AppTest:
+    """Click the button labelled `label`; no exception."""
+    next(button for button in app.button if button.label == label).click().run()
+    assert not app.exception, app.exception
+    return app
 
 
 # --- the gallery's tiles --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from playwright.sync_api import Browser, Locator, Page, WebSocket, expect
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.support.env import ROOT, wait_for
+from tests.support.env import ROOT, free_port, wait_for
 
 #: Debian's chromium, never a downloaded one, with the flags this closed network needs.
 CHROMIUM = "/usr/bin/chromium"
@@ -131,6 +132,16 @@ def running_app(
     env |= extra_env or {}
     with _streamlit(ROOT / "studio" / "ui" / "shell" / "server.py", cwd, log, port, env) as base:
         yield base
+
+
+@contextmanager
+def demo_app(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[str, Path]]:
+    """The studio in embedded mode in a folder of its own (with the project's .streamlit settings), demo
+    jobs of 1 s, on a port known before it starts; yields (its URL, its folder)."""
+    cwd = tmp_path_factory.mktemp(name)
+    shutil.copytree(ROOT / ".streamlit", cwd / ".streamlit")
+    with running_app(cwd, cwd / "app.log", port=free_port(), extra_env={"DEMO_SECONDS": "1"}) as url:
+        yield url, cwd
 
 
 @contextmanager

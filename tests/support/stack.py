@@ -159,6 +159,14 @@ class WorkerProcess:
         self.kill()
 
 
+@dataclass(frozen=True)
+class Running:
+    """A configuration with a worker listening on its queue."""
+
+    config: StackConfig
+    worker: WorkerProcess
+
+
 class Stack:
     """The real services of one test module: PostgreSQL, Redis, moto S3 and the fake fal over TLS."""
 

@@ -115,13 +115,6 @@ def read_mask(data: bytes, width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-def mask_coverage(mask_png: bytes) -> float:
-    """The share of the image a checked mask repaints (0..1)."""
-    with PILImage.open(io.BytesIO(mask_png)) as mask:
-        histogram = mask.convert("L").histogram()
-        return histogram[255] / max(1, mask.width * mask.height)
-
-
 # --- stored files as provider inputs --------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from studio.adapters.db.models import Image
+from studio.domain.credits import Price
 from studio.domain.generation import Operation
 from studio.domain.iteration import (
     MAX_VARIATIONS,
@@ -31,7 +32,7 @@ from studio.domain.parameters import Request
 from studio.errors import InvalidInput
 from studio.services.context import Services
 from studio.services.generation import catalogue, inputs, submissions
-from studio.services.generation.submissions import Edit, Quote
+from studio.services.generation.submissions import Edit
 from studio.services.generation.views import JobView
 
 IMAGE_TO_IMAGE = "fal-ai/flux/dev/image-to-image"
@@ -70,9 +71,19 @@ def _known_request(services: Services, account_id: uuid.UUID, image: Image) -> R
     return Request(image.model_endpoint, image.prompt, image.negative_prompt or "", "None", params)
 
 
-def request_for(services: Services, account_id: uuid.UUID, step: Step) -> tuple[Request, Edit]:
-    """The request and edit an operation makes of the image; InvalidInput / NotFound say why not."""
+def request_for(
+    services: Services, account_id: uuid.UUID, step: Step, *, keep_mask: bool = True
+) -> tuple[Request, Edit, Image]:
+    """The request and edit an operation makes of the image, and the image; InvalidInput / NotFound say why
+    not. A drawn mask is checked, and stored for the job unless `keep_mask` is off (a price preview)."""
     image = submissions.owned_image(services, account_id, step.image_id)
+    request, edit = _made(services, account_id, image, step, keep_mask)
+    return request, edit, image
+
+
+def _made(
+    services: Services, account_id: uuid.UUID, image: Image, step: Step, keep_mask: bool
+) -> tuple[Request, Edit]:
     image_id = str(image.id)
     op = step.operation
     if op in (Operation.VARIATION, Operation.REGENERATE):
@@ -85,9 +96,9 @@ def request_for(services: Services, account_id: uuid.UUID, step: Step) -> tuple[
         if step.mask_png is None:
             raise InvalidInput("Draw a mask over the part of the image to repaint.")
         mask = inputs.read_mask(step.mask_png, image.width, image.height)
-        key = inputs.store_mask(services, account_id, mask)
+        key = inputs.store_mask(services, account_id, mask) if keep_mask else None
         request = Request(_tool(services, op), step.prompt, params=dict(step.params), image_id=image_id)
-        return request, Edit(op, {"mask_url": inputs.reference(key)}, mask_key=key)
+        return request, Edit(op, {"mask_url": inputs.reference(key or "unsaved.png")}, mask_key=key)
     if op is Operation.OUTPAINT:
         canvas = _canvas(image, step)
         request = Request(_tool(services, op), step.prompt, params=dict(step.params), image_id=image_id)
@@ -147,30 +158,18 @@ def _variation(services: Services, account_id: uuid.UUID, image: Image, step: St
     return request, Edit(step.operation, parent_id=image.id)
 
 
-def quote(services: Services, account_id: uuid.UUID, step: Step) -> Quote:
-    """What the operation would cost; InvalidInput / InvalidParameters say what is wrong first."""
-    request, edit = _request_without_storing(services, account_id, step)
-    return submissions.quote(services, account_id, request, edit)
-
-
-def _request_without_storing(services: Services, account_id: uuid.UUID, step: Step) -> tuple[Request, Edit]:
-    """As request_for, but a mask is only checked, not kept (a price preview stores nothing)."""
-    if step.operation is not Operation.INPAINT or step.mask_png is None:
-        return request_for(services, account_id, step)
-    image = submissions.owned_image(services, account_id, step.image_id)
-    inputs.read_mask(step.mask_png, image.width, image.height)
-    request = Request(
-        _tool(services, step.operation), step.prompt, params=dict(step.params), image_id=str(image.id)
-    )
-    return request, Edit(step.operation, {"mask_url": "preview"})
+def price(services: Services, account_id: uuid.UUID, step: Step) -> Price:
+    """What the operation would cost (nothing is stored); InvalidInput / InvalidParameters say what is
+    wrong first."""
+    request, edit, _ = request_for(services, account_id, step, keep_mask=False)
+    return submissions.price_of(services, account_id, request, edit)
 
 
 def start(
     services: Services, account_id: uuid.UUID, step: Step, idempotency_key: str, *, again: bool = False
 ) -> JobView:
     """Run the operation as a job: reserve its credits, record its parent, queue it."""
-    request, edit = request_for(services, account_id, step)
-    image = submissions.owned_image(services, account_id, step.image_id)
+    request, edit, image = request_for(services, account_id, step)
     return submissions.start_generation(
         services, account_id, request, idempotency_key, project_id=image.project_id, again=again, edit=edit
     )
@@ -198,7 +197,6 @@ class Source:
 
     id: uuid.UUID
     url: str
-    thumb_url: str
     width: int
     height: int
     prompt: str
@@ -213,7 +211,6 @@ def source(services: Services, account_id: uuid.UUID, image_id: uuid.UUID) -> So
     return Source(
         image.id,
         files.url(image.storage_key),
-        files.url(image.thumb_key or image.storage_key),
         image.width,
         image.height,
         image.prompt,

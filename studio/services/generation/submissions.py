@@ -117,10 +117,16 @@ def owned_image(services: Services, account_id: uuid.UUID, image_id: uuid.UUID |
     return image
 
 
-def _plan(services: Services, account_id: uuid.UUID, request: Request, edit: Edit | None) -> _Plan:
-    """Validate and price a request: the model, its parameters, and the images it starts from (the
-    account's own, checked here)."""
-    spec = catalogue.model_spec(services, request.model)
+def _plan(
+    services: Services,
+    account_id: uuid.UUID,
+    request: Request,
+    edit: Edit | None,
+    spec: ModelSpec | None = None,
+) -> _Plan:
+    """Validate and price a request: the model (`spec` when the caller read it already), its parameters,
+    and the images it starts from (the account's own, checked here)."""
+    spec = spec or catalogue.model_spec(services, request.model)
     source = owned_image(services, account_id, request.image_id) if request.image_id else None
     fields = dict(edit.studio_fields) if edit else {}
     if spec.takes_image:
@@ -143,6 +149,11 @@ def _plan(services: Services, account_id: uuid.UUID, request: Request, edit: Edi
     return _Plan(
         spec, request, arguments, cost, operation, parent, input_ids, edit.mask_key if edit else None
     )
+
+
+def price_of(services: Services, account_id: uuid.UUID, request: Request, edit: Edit | None = None) -> Price:
+    """The price of a request alone (no balance read): for the many prices a page shows at once."""
+    return _plan(services, account_id, request, edit).cost
 
 
 def quote(services: Services, account_id: uuid.UUID, request: Request, edit: Edit | None = None) -> Quote:
@@ -188,7 +199,7 @@ def start_generation(
     fingerprint = _fingerprint(request, project_id, edit)
     # A template becomes its prompt here, with the pick seed kept: the job replays the same prompt.
     request = templates.expand(services, account_id, request)
-    plan = _plan(services, account_id, _with_seed(spec, request), edit)
+    plan = _plan(services, account_id, _with_seed(spec, request), edit, spec)
     request, arguments, cost = plan.request, plan.arguments, plan.cost
     parent = plan.parent
     now = utcnow()

@@ -172,9 +172,9 @@ def _image(job: JobView, image: ImageView, iterate_here: IterateHere | None, *, 
             IMAGE_PAGE, label="Open", icon=":material/open_in_new:", query_params={"id": str(image.id)}
         )
         st.link_button("Download", image.download_url, icon=":material/download:", type="tertiary")
-    if iterate_here is not None:
-        with st.expander("Iterate", icon=":material/auto_awesome_motion:"):
-            iterate_here(image.id, job.parent_image_id)
+    # Drawn (and priced) only when asked for: the panel reruns every second while a job runs.
+    if iterate_here is not None and st.toggle("Iterate", key=f"gen.iterate.{image.id}"):
+        iterate_here(image.id, job.parent_image_id)
 
 
 def credits_text(job: JobView) -> str:

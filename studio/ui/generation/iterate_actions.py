@@ -36,7 +36,7 @@ def credits(count: int) -> str:
 def price_of(account_id: uuid.UUID, step: Step) -> Price | str:
     """The operation's price, or why it cannot run (said before anything is reserved)."""
     try:
-        return iterate.quote(services(), account_id, step).price
+        return iterate.price(services(), account_id, step)
     except StudioError as err:
         return str(err)
 

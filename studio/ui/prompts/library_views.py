@@ -272,7 +272,7 @@ def preset_list(account_id: uuid.UUID) -> None:
             if preset.request.prompt or preset.request.template:
                 st.caption(escape(components.excerpt(preset.request.template or preset.request.prompt, 80)))
             if st.button("Use on Generate", key=f"preset.use.{preset.id}", icon=":material/auto_awesome:"):
-                pickers.use_request(preset.request, seed_locked=False)
+                pickers.use_request(preset.request)
             if st.button("Delete", key=f"preset.del.{preset.id}", type="tertiary"):
                 components.act(partial(presets.delete, svc, account_id, preset.id), "Deleted")
 

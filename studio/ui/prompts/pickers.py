@@ -11,7 +11,7 @@ import streamlit as st
 from studio.domain.catalogue import ModelSpec
 from studio.domain.parameters import Request
 from studio.domain.prompts import apply_modifier, has_weights, suggestions_for
-from studio.domain.templates import has_syntax
+from studio.domain.templates import TemplateError, has_syntax, parse, variables
 from studio.errors import StudioError
 from studio.services.generation import catalogue
 from studio.services.prompts import library, presets, styles, templates
@@ -45,12 +45,10 @@ def use_prompt(prompt: PromptView) -> None:
     st.switch_page(GENERATE_PAGE)
 
 
-def use_request(request: Request, *, seed_locked: bool = True) -> None:
-    """From history or a preset: open Generate with this request in the form (a preset's without a seed)."""
+def use_request(request: Request) -> None:
+    """From history or a preset: open Generate with this request in the form (a preset keeps no seed)."""
     models = {spec.endpoint_id: spec for spec in catalogue.generators(services())}
-    generate_form.recall(
-        request if seed_locked else replace(request, params=dict(request.params)), models.get(request.model)
-    )
+    generate_form.recall(request, models.get(request.model))
     st.switch_page(GENERATE_PAGE)
 
 
@@ -134,12 +132,13 @@ def template_panel(account_id: uuid.UUID, text: str) -> dict[str, str] | None:
     makes and one it makes; the values filled in, or None for a plain prompt."""
     if not has_syntax(text):
         return None
-    first = templates.preview(services(), account_id, text, {})
-    if first.error and not first.variables:
-        st.error(f":material/data_object: {components.escape(first.error)}")
+    try:
+        found = variables(parse(text))
+    except TemplateError as err:
+        st.error(f":material/data_object: {components.escape(str(err))}")
         return {}
     values: dict[str, str] = {}
-    for variable in first.variables:
+    for variable in found:
         values[variable.name] = (
             st.text_input(
                 f"${{{variable.name}}}",
