@@ -14,6 +14,7 @@ from studio.ui.prompts import pickers
 from studio.ui.shell import session
 from studio.ui.shell.deps import services
 
+BATCH_PAGE_REQUEST = "batch.from_generate"  # what the Batch page takes in (studio.ui.batches)
 account = session.require_account()
 st.title("Generate", anchor=False)
 models = catalogue.generators(services())
@@ -38,6 +39,7 @@ with form_side:
         if values is not None:  # a template: expanded when the job is accepted, its pick seed kept
             request = replace(request, template=request.prompt, values=values)
         pickers.weights_note(spec, request.prompt)
+        fallback = generate_form.fallback_picker(spec, models)
         quote = generate_form.preview_quote(account.id, request)
         generate_form.cost_preview(quote, account.id)
         # Invalid settings keep Generate on: pressing it reports what to fix.
@@ -54,6 +56,7 @@ with form_side:
             job = submissions.start_generation(
                 services(), account.id, request, generate_form.submission_key(),
                 project_id=project[0] if project else None, again=action == "again",
+                fallback_model=fallback,
             )  # fmt: skip
         except InsufficientCredits as err:
             billing_view.out_of_credits(str(err))
@@ -75,6 +78,9 @@ with form_side:
                 f"Saved: {saved.model_name} with these settings opens the Generate page.",
                 icon=":material/bookmark:",
             )
+    elif action == "batch":
+        st.session_state[BATCH_PAGE_REQUEST] = request.to_json()
+        st.switch_page("pages/batch.py")
     elif action == "preset":
         pickers.save_preset(account.id, preset_name or "", request, keep_prompt)
     elif isinstance(quote, InvalidParameters):

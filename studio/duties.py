@@ -5,9 +5,10 @@ mode, where it runs the jobs), so they never depend on one scheduled chain that 
 RQ's scheduler (whose lock a killed worker holds for a minute, and which a restarted worker only retries
 at its ten-minute maintenance):
 
-- **Passes.** Each second, a pass whose time slot has begun (one per RECONCILE_INTERVAL_SECONDS for the
-  reconciler, hourly or daily for the others) runs in whichever process claims the slot first. The
-  reconciler runs right here, so a backlog in the queues never delays it; the slower passes are queued.
+- **Passes.** Each second, a pass whose time slot has begun (each second for the fair queue, one per
+  RECONCILE_INTERVAL_SECONDS for the reconciler, hourly or daily for the others) runs in whichever process
+  claims the slot first. The fair queue and the reconciler run right here, so a backlog in the queues
+  never delays them; the slower passes are queued.
 - **Dead workers.** Each worker process says every second that it is alive (for ALIVE_SECONDS). A worker
   that stopped saying so is dead: its RQ registries are cleaned up at once, its generation job's next
   attempt is queued ahead of new work (it re-attaches to the provider request), and any other job it was
@@ -20,12 +21,13 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from studio.adapters.queue import Abandoned, RQQueue
 from studio.services import dispatch
 from studio.services.context import Services
-from studio.services.generation import reconciler
+from studio.services.generation import fair, reconciler
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,19 @@ class Pass:
     job: str | None = None  # the job function queued for it, by dotted name; None: run in this thread
 
 
+def _reconcile(services: Services) -> None:
+    outcome = reconciler.reconcile(services)
+    if outcome.redispatched or outcome.failed:
+        log.info("reconciler: %d dispatched again, %d failed", len(outcome.redispatched), len(outcome.failed))
+
+
+#: The passes that run in the duty thread itself, by name.
+HERE: dict[str, Callable[[Services], object]] = {"dispatch": fair.dispatch, "reconcile": _reconcile}
+
+
 def passes(services: Services) -> tuple[Pass, ...]:
     return (
+        Pass("dispatch", TICK_SECONDS),
         Pass("reconcile", services.settings.reconcile_interval_seconds),
         Pass("renew-plans", dispatch.RENEW_INTERVAL_SECONDS, dispatch.RENEW_PLANS),
         Pass("purge-trash", dispatch.TRASH_INTERVAL_SECONDS, dispatch.PURGE_TRASH),
@@ -122,10 +135,7 @@ class Duties:
 
     def run(self, due: Pass, slot: int) -> None:
         if due.job is None:
-            outcome = reconciler.reconcile(self.services)
-            if outcome.redispatched or outcome.failed:
-                counts = len(outcome.redispatched), len(outcome.failed)
-                log.info("reconciler: %d dispatched again, %d failed", *counts)
+            HERE[due.name](self.services)
         else:
             job_id = f"{due.name}-{slot}"
             dispatch.enqueue(self.services, due.job, priority=dispatch.BACKGROUND, job_id=job_id)

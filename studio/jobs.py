@@ -14,7 +14,9 @@ from studio import bootstrap
 from studio.adapters.mail import Email
 from studio.services.accounts import deletion, export
 from studio.services.analytics import rollups
+from studio.services.batches import export as batch_export
 from studio.services.billing import plans
+from studio.services.generation import fair
 from studio.services.generation.pipeline import JobRun
 from studio.services.library import downloads, trash
 
@@ -22,8 +24,13 @@ log = logging.getLogger(__name__)
 
 
 def run_generation(job_id: str, attempt: int) -> None:
-    """Step 2-3 of the pipeline for one job (see studio.services.generation.pipeline)."""
-    JobRun(bootstrap.services(), uuid.UUID(job_id), attempt).run()
+    """Step 2-3 of the pipeline for one job (see studio.services.generation.pipeline); then the fair
+    queue hands the slot it frees to the next job."""
+    services = bootstrap.services()
+    try:
+        JobRun(services, uuid.UUID(job_id), attempt).run()
+    finally:
+        fair.dispatch_quietly(services)
 
 
 def send_mail(to: str, subject: str, text: str) -> None:
@@ -68,3 +75,8 @@ def build_zip(owner_id: str, download_id: str, image_ids: list[str]) -> None:
     downloads.build_zip(
         bootstrap.services(), uuid.UUID(owner_id), uuid.UUID(download_id), [uuid.UUID(i) for i in image_ids]
     )
+
+
+def build_batch_zip(owner_id: str, batch_id: str, download_id: str) -> None:
+    """Build one batch's ZIP with its manifest and report (see studio.services.batches.export)."""
+    batch_export.build(bootstrap.services(), uuid.UUID(owner_id), uuid.UUID(batch_id), uuid.UUID(download_id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from studio.domain.catalogue import (
@@ -72,6 +72,18 @@ class Request:
             values={str(k): str(v) for k, v in (data.get("values") or {}).items()},
             pick_seed=data["pick_seed"] if isinstance(data.get("pick_seed"), int) else None,
         )
+
+
+def carried_over(request: Request, spec: ModelSpec) -> Request:
+    """The same request on another model: the parameters that model takes carry over, the rest (and a
+    negative prompt it has no field for) are left behind."""
+    accepted = {param.name for param in spec.params}
+    return replace(
+        request,
+        model=spec.endpoint_id,
+        negative_prompt=request.negative_prompt if spec.negative_prompt else "",
+        params={name: value for name, value in request.params.items() if name in accepted},
+    )
 
 
 def full_prompt(prompt: str, style: str) -> str:

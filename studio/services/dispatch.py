@@ -18,12 +18,13 @@ SEND_MAIL = "studio.jobs.send_mail"
 BUILD_EXPORT = "studio.jobs.build_export"
 PURGE_ACCOUNT = "studio.jobs.purge_account"
 BUILD_ZIP = "studio.jobs.build_zip"
+BUILD_BATCH_ZIP = "studio.jobs.build_batch_zip"
 RENEW_PLANS = "studio.jobs.renew_plans"
 PURGE_TRASH = "studio.jobs.purge_trash"
 ROLL_UP_ANALYTICS = "studio.jobs.roll_up_analytics"
 JOBS = (
-    RUN_GENERATION, SEND_MAIL, BUILD_EXPORT, PURGE_ACCOUNT, BUILD_ZIP, RENEW_PLANS, PURGE_TRASH,
-    ROLL_UP_ANALYTICS,
+    RUN_GENERATION, SEND_MAIL, BUILD_EXPORT, PURGE_ACCOUNT, BUILD_ZIP, BUILD_BATCH_ZIP, RENEW_PLANS,
+    PURGE_TRASH, ROLL_UP_ANALYTICS,
 )  # fmt: skip
 
 #: Priorities: above zero goes to the `high` queue, below zero to `low`, zero to `default`.

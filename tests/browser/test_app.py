@@ -65,8 +65,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 USER_LINKS = [
-    "Dashboard", "Generate", "Gallery", "Prompts", "Projects", "Collections", "Trash", "Usage", "Plans",
-    "Account",
+    "Dashboard", "Generate", "Batches", "Gallery", "Prompts", "Projects", "Collections", "Trash", "Usage",
+    "Plans", "Account",
 ]  # fmt: skip
 ADMIN_LINKS = ["Analytics", "Users", "Models", "Queue", "Audit log", "System", "Plan catalogue"]
 

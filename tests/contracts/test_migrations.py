@@ -33,6 +33,7 @@ TABLES = {
     "prompts", "generation_jobs", "models", "usage_logs", "share_links", "comments", "credit_ledger", "plans",
     "subscriptions", "stripe_events", "audit_log", "api_keys", "email_tokens", "data_exports",
     "checkout_sessions", "daily_rollups", "daily_stats", "wildcard_lists", "style_modifiers", "presets",
+    "batches",
 }  # fmt: skip
 
 

@@ -422,7 +422,10 @@ def test_twenty_concurrent_submits_on_five_credits_accept_exactly_five(
             assert (error.needed, error.available) == (1, 0)
         assert_balanced(services, user, 0)
         assert [kind for kind, _ in ledger_rows(services, user)] == ["grant"] + ["reserve"] * 5
-        assert len(Queue(config.queue, connection=redis_conn).job_ids) == 5
+        # The fair queue sends a free account's two slots' worth; the other three wait their turn.
+        assert len(Queue(config.queue, connection=redis_conn).job_ids) == 2
+        waiting = [get_job(services, user, view.id).waiting_turn for view in accepted]
+        assert sorted(waiting) == [False, False, True, True, True]
         for view in accepted:
             cancel_job(services, user, view.id)  # leave no job queued forever in the shared database
 

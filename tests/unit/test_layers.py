@@ -36,15 +36,25 @@ IO_LIBRARIES = {
 }  # fmt: skip
 PAGE_MAY_IMPORT = {"streamlit", "studio.ui", "studio.services", "studio.domain", "studio.errors"}
 DOMAIN_MAY_USE_FROM_STDLIB = {
-    "__future__", "abc", "base64", "calendar", "collections", "dataclasses", "datetime", "decimal", "enum",
-    "fractions", "functools", "hashlib", "ipaddress", "itertools", "json", "math", "operator", "re", "string",
+    "__future__", "abc", "base64", "calendar", "collections", "csv", "dataclasses", "datetime", "decimal", "enum",
+    "fractions", "functools", "hashlib", "io", "ipaddress", "itertools", "json", "math", "operator", "re", "string",
     "textwrap",
     "typing", "uuid", "zoneinfo",
 }  # fmt: skip
 #: The contexts of each layer, lowest first: a context may import the ones before it, never the ones after.
 CONTEXTS = {
-    "services": ("billing", "prompts", "generation", "library", "accounts", "analytics", "admin"),
-    "ui": ("shell", "billing", "generation", "prompts", "library", "accounts", "analytics", "admin"),
+    "services": ("billing", "prompts", "generation", "library", "batches", "accounts", "analytics", "admin"),
+    "ui": (
+        "shell",
+        "billing",
+        "generation",
+        "prompts",
+        "library",
+        "batches",
+        "accounts",
+        "analytics",
+        "admin",
+    ),
 }
 COMPOSITION_ROOT = {"studio.bootstrap", "studio.startup", "studio.jobs"}
 ENTRY_POINTS = ["studio/ui", "studio/web", "studio/jobs.py", "studio/startup.py", "studio/__main__.py",

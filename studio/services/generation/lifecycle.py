@@ -61,7 +61,8 @@ def stuck_condition(now: datetime, stale_seconds: float) -> sa.ColumnElement[boo
 
 
 def is_waiting(job: GenerationJob) -> bool:
-    """Queued and never submitted: cancelling it needs no provider."""
+    """Queued and never submitted (waiting for its turn, or for a worker): cancelling it needs no
+    provider."""
     return JobStatus(job.status) is JobStatus.QUEUED and job.provider_request_id is None
 
 
@@ -74,7 +75,20 @@ def request_cancel(session: Session, job: GenerationJob) -> None:
 
 
 def request_cancel_all(session: Session, owner_id: uuid.UUID, now: datetime) -> None:
-    """Every unfinished job of an account asked to stop (its workers see it at their next poll)."""
+    """Every unfinished job of an account asked to stop (its workers see it at their next poll); those
+    still waiting for their turn are cancelled now."""
+    waiting = session.scalars(
+        sa.select(GenerationJob)
+        .where(
+            GenerationJob.owner_id == owner_id,
+            GenerationJob.status == JobStatus.QUEUED.value,
+            GenerationJob.dispatched_at.is_(None),
+        )
+        .with_for_update()
+    ).all()
+    for job in waiting:
+        job.cancel_requested_at = now
+        resolve(session, job, JobStatus.CANCELLED, "cancelled", "Cancelled before it started.")
     session.execute(
         sa.update(GenerationJob)
         .where(

@@ -29,7 +29,7 @@ from studio.domain.catalogue import BY_ENDPOINT
 from studio.domain.generation import JobStatus
 from studio.errors import ConfigError, ProviderError, ProviderFailure, StudioError
 from studio.services.context import Services
-from studio.services.generation import inputs, lifecycle
+from studio.services.generation import inputs, lifecycle, submissions
 from studio.services.generation.outputs import (
     Output,
     check_output,
@@ -117,14 +117,15 @@ class JobRun:
                 job.provider,
                 job.provider_request_id,
                 job.result,
-                job.created_at,
+                job.dispatched_at or job.created_at,
                 job.deadline_at,
             )
             uow.commit()
         return claim
 
     def fail(self, code: str, message: str, status: JobStatus = JobStatus.FAILED) -> None:
-        """End the job with a refund, unless a newer attempt holds it (that attempt decides)."""
+        """End the job with a refund, unless a newer attempt holds it (that attempt decides); a job the
+        provider failed then runs once on its fallback model, if it has one."""
         with self.services.uow() as uow:
             job = self._locked(uow.session)
             if job.attempts != self.attempt:
@@ -135,8 +136,11 @@ class JobRun:
                     code,
                 )
                 return
-            if lifecycle.resolve(uow.session, job, status, code, message):
-                uow.commit()
+            if not lifecycle.resolve(uow.session, job, status, code, message):
+                return
+            uow.commit()
+        if code in submissions.FALLBACK_CODES:
+            submissions.fall_back(self.services, self.job_id)
 
     def store_request_id(self, request_id: str) -> bool:
         """Write the provider's request id before anything waits on it; False if the job ended or a newer

@@ -23,19 +23,20 @@ from studio.adapters.db.models import GenerationJob, Image, Project, User, utcno
 from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
-from studio.domain.parameters import Request, provider_arguments
+from studio.domain.parameters import Request, carried_over, provider_arguments
 from studio.errors import (
     Forbidden,
     InsufficientCredits,
     InvalidInput,
     InvalidParameters,
     NotFound,
+    ProviderFailure,
     StudioError,
     quota_message,
 )
 from studio.services.billing import ledger, plans, usage
 from studio.services.context import Services
-from studio.services.generation import catalogue, inputs, lifecycle
+from studio.services.generation import catalogue, fair, inputs, lifecycle
 from studio.services.generation.views import JobView, get_job
 from studio.services.prompts import templates
 
@@ -80,7 +81,9 @@ class Edit:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Planned:
+    """A request validated and priced, with everything its job row needs."""
+
     spec: ModelSpec
     request: Request
     arguments: dict[str, Any]
@@ -91,7 +94,7 @@ class _Plan:
     mask_key: str | None
 
 
-def _with_seed(spec: ModelSpec, request: Request) -> Request:
+def with_seed(spec: ModelSpec, request: Request) -> Request:
     """Pick the seed here when the person did not, so the stored request replays exactly."""
     if spec.param("seed") is None or request.params.get("seed") is not None:
         return request
@@ -117,13 +120,13 @@ def owned_image(services: Services, account_id: uuid.UUID, image_id: uuid.UUID |
     return image
 
 
-def _plan(
+def plan(
     services: Services,
     account_id: uuid.UUID,
     request: Request,
-    edit: Edit | None,
+    edit: Edit | None = None,
     spec: ModelSpec | None = None,
-) -> _Plan:
+) -> Planned:
     """Validate and price a request: the model (`spec` when the caller read it already), its parameters,
     and the images it starts from (the account's own, checked here)."""
     spec = spec or catalogue.model_spec(services, request.model)
@@ -146,23 +149,23 @@ def _plan(
     size = (source.width, source.height) if source is not None else None
     cost = price(spec, arguments, size)
     input_ids = [str(source.id)] if source is not None and spec.takes_image else []
-    return _Plan(
+    return Planned(
         spec, request, arguments, cost, operation, parent, input_ids, edit.mask_key if edit else None
     )
 
 
 def price_of(services: Services, account_id: uuid.UUID, request: Request, edit: Edit | None = None) -> Price:
     """The price of a request alone (no balance read): for the many prices a page shows at once."""
-    return _plan(services, account_id, request, edit).cost
+    return plan(services, account_id, request, edit).cost
 
 
 def quote(services: Services, account_id: uuid.UUID, request: Request, edit: Edit | None = None) -> Quote:
     """Validate and price a request for the cost preview; InvalidParameters explains what is wrong."""
-    plan = _plan(services, account_id, request, edit)
+    planned = plan(services, account_id, request, edit)
     return Quote(
-        plan.spec,
-        plan.arguments,
-        plan.cost,
+        planned.spec,
+        planned.arguments,
+        planned.cost,
         balance(services, account_id),
         renewal_date(services, account_id),
     )
@@ -178,74 +181,50 @@ def start_generation(
     project_id: uuid.UUID | None = None,
     again: bool = False,
     edit: Edit | None = None,
+    fallback_model: str | None = None,
 ) -> JobView:
-    """Accept a request: reserve its credits and create its job, then queue it. Same key, same job; the
-    same request sent again within REPEAT_SECONDS while its job runs (clicks a rerender apart) is the same
-    job too, unless `again` (the person asked for another run). With `project_id` (one of the account's
-    projects) the images go into that project. A request with an `image_id` starts from that image (one
-    of the account's): the input of an image-to-image model, else the parent of a remix; `edit` says
-    what else an operation on an image (`studio.services.generation.iterate`) sends."""
+    """Accept a request: reserve its credits and create its job, then let the fair queue send it. Same
+    key, same job; the same request sent again within REPEAT_SECONDS while its job runs (clicks a rerender
+    apart) is the same job too, unless `again` (the person asked for another run). With `project_id` (one
+    of the account's projects) the images go into that project. A request with an `image_id` starts from
+    that image (one of the account's): the input of an image-to-image model, else the parent of a remix;
+    `edit` says what else an operation on an image (`studio.services.generation.iterate`) sends. With
+    `fallback_model`, a job the provider fails runs once more there (`fall_back`)."""
     if not idempotency_key or len(idempotency_key) > _KEY_MAX:
         raise InvalidInput("a submission needs an idempotency key of 1-128 characters")
     existing = _find_by_key(services, account_id, idempotency_key)
     if existing is not None:
         return existing
-    _check_may_generate(services, account_id)
+    check_may_generate(services, account_id)
     services.limit(services.settings.rate_limit_generations, "generations", str(account_id))
     if project_id is not None:
-        _check_project(services, account_id, project_id)
+        check_project(services, account_id, project_id)
     plans.renew_if_due(services, account_id)
     spec = catalogue.model_spec(services, request.model)
+    fallback = check_fallback(services, spec, fallback_model)
     fingerprint = _fingerprint(request, project_id, edit)
     # A template becomes its prompt here, with the pick seed kept: the job replays the same prompt.
     request = templates.expand(services, account_id, request)
-    plan = _plan(services, account_id, _with_seed(spec, request), edit, spec)
-    request, arguments, cost = plan.request, plan.arguments, plan.cost
-    parent = plan.parent
-    now = utcnow()
-    job = GenerationJob(
-        id=uuid.uuid4(),
-        owner_id=account_id,
-        operation=plan.operation.value,
-        model_endpoint=spec.endpoint_id,
-        params=arguments,
-        request=request.to_json(),
-        # A tool's outputs (an upscale, a cut-out) keep the prompt of what they were made from.
-        prompt=request.prompt.strip() or (parent.prompt if parent is not None else ""),
-        parent_image_id=parent.id if parent is not None else None,
-        input_image_ids=plan.input_ids,
-        mask_key=plan.mask_key,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        provider=services.settings.provider_mode,
-        status=JobStatus.QUEUED.value,
-        num_images=cost.images,
-        credits_reserved=cost.credits,
+    planned = plan(services, account_id, with_seed(spec, request), edit, spec)
+    job = new_job(
+        services,
+        account_id,
+        planned,
+        idempotency_key,
         priority=priority,
         project_id=project_id,
-        attempts=1,
-        created_at=now,
-        deadline_at=now + timedelta(seconds=services.settings.generation_timeout_seconds),
+        fingerprint=fingerprint,
+        fallback_endpoint=fallback,
     )
     try:
         with services.uow() as uow:
             # One submission of an account at a time from here to the commit: a repeat sees this one.
             uow.session.execute(sa.select(User.id).where(User.id == account_id).with_for_update())
-            repeat = None if again else _recent_repeat(uow.session, account_id, fingerprint, now)
+            repeat = None if again else _recent_repeat(uow.session, account_id, fingerprint, job.created_at)
             if repeat is None:
                 uow.session.add(job)
                 uow.session.flush()
-                ledger.change_balance(
-                    uow.session,
-                    account_id,
-                    -cost.credits,
-                    LedgerKind.RESERVE,
-                    f"Reserved for {cost.images} image{'s' if cost.images != 1 else ''} with {spec.name}",
-                    ref_type="job",
-                    ref_id=str(job.id),
-                    job_id=job.id,
-                    dedupe_key=f"reserve:{job.id}",
-                )
+                reserve(uow.session, job, spec)
                 uow.commit()
     except (
         InsufficientCredits
@@ -260,9 +239,141 @@ def start_generation(
     if repeat is not None:
         log.info("job %s: the same request again within %s s, not a new job", repeat, REPEAT_SECONDS)
         return get_job(services, account_id, repeat)
-    lifecycle.queue_attempt(services, job.id, 1, priority)
-    _alert_quietly(services, account_id)
+    fair.dispatch_quietly(services)
+    alert_quietly(services, account_id)
     return get_job(services, account_id, job.id)
+
+
+def new_job(
+    services: Services,
+    account_id: uuid.UUID,
+    planned: Planned,
+    idempotency_key: str,
+    *,
+    priority: int = 0,
+    project_id: uuid.UUID | None = None,
+    fingerprint: str | None = None,
+    fallback_endpoint: str | None = None,
+    batch: tuple[uuid.UUID, int] | None = None,
+    fallback_of: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> GenerationJob:
+    """The row of a planned request, waiting for its turn (not added to any session yet). `batch`: the
+    batch and its row this job runs."""
+    request, spec, parent, cost = planned.request, planned.spec, planned.parent, planned.cost
+    return GenerationJob(
+        id=uuid.uuid4(),
+        owner_id=account_id,
+        operation=planned.operation.value,
+        model_endpoint=spec.endpoint_id,
+        params=planned.arguments,
+        request=request.to_json(),
+        # A tool's outputs (an upscale, a cut-out) keep the prompt of what they were made from.
+        prompt=request.prompt.strip() or (parent.prompt if parent is not None else ""),
+        parent_image_id=parent.id if parent is not None else None,
+        input_image_ids=planned.input_ids,
+        mask_key=planned.mask_key,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        provider=services.settings.provider_mode,
+        status=JobStatus.QUEUED.value,
+        num_images=cost.images,
+        credits_reserved=cost.credits,
+        priority=priority,
+        project_id=project_id,
+        batch_id=batch[0] if batch else None,
+        batch_row=batch[1] if batch else None,
+        fallback_endpoint=fallback_endpoint,
+        fallback_of_id=fallback_of,
+        attempts=1,
+        created_at=now or utcnow(),
+    )
+
+
+def reserve(session: Session, job: GenerationJob, spec: ModelSpec) -> None:
+    """The job's reservation, in the caller's transaction (InsufficientCredits when it does not fit)."""
+    images = job.num_images
+    ledger.change_balance(
+        session,
+        job.owner_id,
+        -job.credits_reserved,
+        LedgerKind.RESERVE,
+        f"Reserved for {images} image{'s' if images != 1 else ''} with {spec.name}",
+        ref_type="job",
+        ref_id=str(job.id),
+        job_id=job.id,
+        dedupe_key=f"reserve:{job.id}",
+    )
+
+
+def check_fallback(services: Services, spec: ModelSpec, fallback_model: str | None) -> str | None:
+    """The fallback model's endpoint, once it is an enabled model of the same kind as `spec`."""
+    if not fallback_model:
+        return None
+    fallback = catalogue.model_spec(services, fallback_model)
+    if fallback.endpoint_id == spec.endpoint_id:
+        raise InvalidInput("The fallback model must be another model than the one the job runs.")
+    if fallback.operation != spec.operation or fallback.takes_image != spec.takes_image:
+        raise InvalidInput(f"{fallback.name} cannot stand in for {spec.name}: they do different things.")
+    return fallback.endpoint_id
+
+
+#: The failures a fallback model is for: the provider's, not the request's nor the studio's.
+FALLBACK_CODES = frozenset(
+    {
+        ProviderFailure.UNAVAILABLE.value,
+        ProviderFailure.BAD_OUTPUT.value,
+        ProviderFailure.FAILED.value,
+        "timeout",
+    }
+)
+
+
+def fall_back(services: Services, job_id: uuid.UUID) -> uuid.UUID | None:
+    """Run a job the provider failed once more on its fallback model, priced at that model's cost and
+    recorded as its fallback (`fallback_of_id`); the new job's id, or None when there is none to run.
+    Exactly once: the new job's idempotency key is the failed job's."""
+    with services.uow() as uow:
+        failed = uow.session.get(GenerationJob, job_id)
+        if failed is None:
+            return None
+        uow.session.expunge(failed)
+    eligible = (
+        failed.status == JobStatus.FAILED.value
+        and failed.fallback_endpoint
+        and failed.fallback_of_id is None
+        and failed.error_code in FALLBACK_CODES
+        and failed.cancel_requested_at is None
+    )
+    if not eligible:
+        return None
+    key = f"fallback:{failed.id}"
+    try:
+        spec = catalogue.model_spec(services, str(failed.fallback_endpoint))
+        request = carried_over(Request.from_json(failed.request), spec)
+        planned = plan(services, failed.owner_id, request, None, spec)
+        job = new_job(
+            services,
+            failed.owner_id,
+            planned,
+            key,
+            priority=failed.priority,
+            project_id=failed.project_id,
+            batch=(failed.batch_id, failed.batch_row or 0) if failed.batch_id else None,
+            fallback_of=failed.id,
+        )
+        with services.uow() as uow:
+            uow.session.add(job)
+            uow.session.flush()
+            reserve(uow.session, job, spec)
+            uow.commit()
+    except IntegrityError:
+        return None  # its fallback exists already
+    except StudioError as err:  # a model switched off, or not enough credits left: the failure stands
+        log.info("job %s: no fallback run (%s)", failed.id, err)
+        return None
+    log.info("job %s failed at the provider: its fallback %s runs on %s", failed.id, job.id, spec.endpoint_id)
+    return job.id
 
 
 def _fingerprint(request: Request, project_id: uuid.UUID | None, edit: Edit | None) -> str:
@@ -302,7 +413,7 @@ def renewal_date(services: Services, account_id: uuid.UUID) -> date | None:
     return found[2].date() if found else None
 
 
-def _alert_quietly(services: Services, account_id: uuid.UUID) -> None:
+def alert_quietly(services: Services, account_id: uuid.UUID) -> None:
     """The 80 % / 100 % usage mail; the job is accepted whatever happens here."""
     try:
         usage.alert_if_due(services, account_id)
@@ -315,7 +426,7 @@ UNVERIFIED = (
 )
 
 
-def _check_may_generate(services: Services, account_id: uuid.UUID) -> None:
+def check_may_generate(services: Services, account_id: uuid.UUID) -> None:
     """Only active accounts generate, and only verified ones when REQUIRE_EMAIL_VERIFICATION is on."""
     with services.uow() as uow:
         user = uow.users.get(account_id)
@@ -325,7 +436,7 @@ def _check_may_generate(services: Services, account_id: uuid.UUID) -> None:
             raise Forbidden(UNVERIFIED)
 
 
-def _check_project(services: Services, account_id: uuid.UUID, project_id: uuid.UUID) -> None:
+def check_project(services: Services, account_id: uuid.UUID, project_id: uuid.UUID) -> None:
     with services.uow() as uow:
         found = uow.session.scalar(
             sa.select(Project.id).where(

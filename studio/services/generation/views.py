@@ -14,6 +14,7 @@ from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request
 from studio.errors import NotFound
 from studio.services.context import Services
+from studio.services.generation import eta
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class JobView:
     cancel_requested: bool
     images: list[ImageView]
     parent_image_id: uuid.UUID | None = None
+    waiting_turn: bool = False  # queued in the fair queue: not yet handed to a worker
+    eta_seconds: float | None = None  # until it is done (None once finished)
+    batch_id: uuid.UUID | None = None
+    fallback_endpoint: str | None = None  # where it reruns if the provider fails it
+    fallback_of_id: uuid.UUID | None = None  # the failed job this one reran
 
     @property
     def finished(self) -> bool:
@@ -67,7 +73,7 @@ def _owned(session: Any, account_id: uuid.UUID, job_id: uuid.UUID) -> Generation
     return job
 
 
-def _image_view(services: Services, image: Image) -> ImageView:
+def image_view(services: Services, image: Image) -> ImageView:
     files = services.files  # the progress panel asks every second: the same URLs until they near expiry
     extension = image.storage_key.rsplit(".", 1)[-1]
     return ImageView(
@@ -83,7 +89,8 @@ def _image_view(services: Services, image: Image) -> ImageView:
     )
 
 
-def _view(services: Services, job: GenerationJob, images: list[Image]) -> JobView:
+def _view(services: Services, session: Any, job: GenerationJob, images: list[Image]) -> JobView:
+    finished = JobStatus(job.status).finished
     return JobView(
         id=job.id,
         status=JobStatus(job.status),
@@ -102,8 +109,13 @@ def _view(services: Services, job: GenerationJob, images: list[Image]) -> JobVie
         created_at=job.created_at,
         finished_at=job.finished_at,
         cancel_requested=job.cancel_requested_at is not None,
-        images=[_image_view(services, image) for image in images],
+        images=[image_view(services, image) for image in images],
         parent_image_id=job.parent_image_id,
+        waiting_turn=not finished and job.dispatched_at is None,
+        eta_seconds=None if finished else eta.job_eta(services, session, job),
+        batch_id=job.batch_id,
+        fallback_endpoint=job.fallback_endpoint,
+        fallback_of_id=job.fallback_of_id,
     )
 
 
@@ -125,7 +137,7 @@ def get_job(services: Services, account_id: uuid.UUID, job_id: uuid.UUID) -> Job
     with services.uow() as uow:
         job = _owned(uow.session, account_id, job_id)
         images = _images_by_job(uow.session, [job.id])[job.id]
-        return _view(services, job, images)
+        return _view(services, uow.session, job, images)
 
 
 def recent_jobs(services: Services, account_id: uuid.UUID, limit: int = 20) -> list[JobView]:
@@ -140,4 +152,4 @@ def recent_jobs(services: Services, account_id: uuid.UUID, limit: int = 20) -> l
             )
         )
         images = _images_by_job(uow.session, [job.id for job in rows])
-        return [_view(services, job, images[job.id]) for job in rows]
+        return [_view(services, uow.session, job, images[job.id]) for job in rows]

@@ -55,11 +55,21 @@ def _failed_key(owner_id: uuid.UUID, download_id: uuid.UUID) -> str:
     return f"users/{owner_id}/downloads/{download_id.hex}.failed"
 
 
-def write_zip(storage: ObjectStorage, out: IO[bytes], files: Iterable[tuple[str, str]]) -> int:
-    """Copy each (name in the archive, storage key) into a ZIP on `out` chunk by chunk; the file count.
-    Images are stored, not deflated: PNG, JPEG and WebP are compressed already."""
+def write_zip(
+    storage: ObjectStorage,
+    out: IO[bytes],
+    files: Iterable[tuple[str, str]],
+    extras: Iterable[tuple[str, bytes]] = (),
+) -> int:
+    """Copy each (name in the archive, storage key) into a ZIP on `out` chunk by chunk, then the small
+    `extras` (name, bytes: a manifest, a report), deflated; the image count. Images are stored, not
+    deflated: PNG, JPEG and WebP are compressed already."""
     count = 0
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, data in extras:
+            archive.writestr(
+                zipfile.ZipInfo(name, datetime.now(UTC).timetuple()[:6]), data, zipfile.ZIP_DEFLATED
+            )
         for name, key in files:
             with archive.open(
                 zipfile.ZipInfo(name, datetime.now(UTC).timetuple()[:6]), "w", force_zip64=True
@@ -80,16 +90,21 @@ def zip_files(services: Services, owner_id: uuid.UUID, ids: list[uuid.UUID]) -> 
         return [(download_name(row), row.storage_key) for row in rows]
 
 
-def _store_zip(
-    services: Services, owner_id: uuid.UUID, download_id: uuid.UUID, files: list[tuple[str, str]]
+def store_zip(
+    services: Services,
+    owner_id: uuid.UUID,
+    download_id: uuid.UUID,
+    files: list[tuple[str, str]],
+    extras: Iterable[tuple[str, bytes]] = (),
 ) -> None:
+    """Write the ZIP of a download to a temporary file and store it where `zip_status` finds it."""
     with tempfile.TemporaryFile(prefix="studio-zip-") as archive:
-        write_zip(services.storage, archive, files)
+        write_zip(services.storage, archive, files, extras)
         archive.seek(0)
         services.storage.put(_zip_key(owner_id, download_id), archive, "application/zip")
 
 
-def _link(services: Services, owner_id: uuid.UUID, download_id: uuid.UUID) -> str:
+def link(services: Services, owner_id: uuid.UUID, download_id: uuid.UUID) -> str:
     return services.storage.url(
         _zip_key(owner_id, download_id),
         LINK_LIFETIME,
@@ -105,8 +120,8 @@ def prepare_zip(services: Services, owner_id: uuid.UUID, ids: list[uuid.UUID]) -
         chosen = owned_ids(uow.session, owner_id, ids)
     download_id = uuid.uuid4()
     if len(chosen) <= ZIP_INLINE_LIMIT:
-        _store_zip(services, owner_id, download_id, zip_files(services, owner_id, chosen))
-        return Download(download_id, len(chosen), _link(services, owner_id, download_id))
+        store_zip(services, owner_id, download_id, zip_files(services, owner_id, chosen))
+        return Download(download_id, len(chosen), link(services, owner_id, download_id))
     try:
         dispatch.enqueue(
             services, dispatch.BUILD_ZIP, str(owner_id), str(download_id), [str(i) for i in chosen],
@@ -123,16 +138,21 @@ def prepare_zip(services: Services, owner_id: uuid.UUID, ids: list[uuid.UUID]) -
 def build_zip(services: Services, owner_id: uuid.UUID, download_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
     """The job: write and store the ZIP; a failure leaves a marker the page reports, never a retry loop."""
     try:
-        _store_zip(services, owner_id, download_id, zip_files(services, owner_id, ids))
+        store_zip(services, owner_id, download_id, zip_files(services, owner_id, ids))
     except (StudioError, OSError):
-        log.exception("download %s failed", download_id)
-        services.storage.put(_failed_key(owner_id, download_id), b"failed", "text/plain")
+        mark_failed(services, owner_id, download_id)
+
+
+def mark_failed(services: Services, owner_id: uuid.UUID, download_id: uuid.UUID) -> None:
+    """A ZIP job gave up: the marker `zip_status` reports."""
+    log.exception("download %s failed", download_id)
+    services.storage.put(_failed_key(owner_id, download_id), b"failed", "text/plain")
 
 
 def zip_status(services: Services, owner_id: uuid.UUID, download_id: uuid.UUID, count: int) -> Download:
     """A download built by a job: its link once stored, `failed` if the job gave up."""
     if services.storage.exists(_zip_key(owner_id, download_id)):
-        return Download(download_id, count, _link(services, owner_id, download_id))
+        return Download(download_id, count, link(services, owner_id, download_id))
     failed = services.storage.exists(_failed_key(owner_id, download_id))
     return Download(download_id, count, None, failed=failed)
 

@@ -144,7 +144,28 @@ def submit_buttons(can_pay: bool) -> str | None:
             "Save as my defaults", icon=":material/bookmark:", key="gen.defaults", type="tertiary",
             help="Open the Generate page with this model, style and settings (not the prompt or seed)",
         )  # fmt: skip
+        batch = st.form_submit_button(
+            "Run as batch", icon=":material/stacks:", key="gen.batch", type="tertiary",
+            help="Open the Batch page with this model, its settings and this prompt (or template)",
+        )  # fmt: skip
+    if batch:
+        return "batch"
     return "generate" if generate else "check" if check else "defaults" if keep else None
+
+
+def fallback_picker(spec: ModelSpec, models: list[ModelSpec]) -> str | None:
+    """A model of the same kind that reruns the job once if the provider fails it."""
+    others = {
+        m.endpoint_id: m.name
+        for m in models
+        if m.endpoint_id != spec.endpoint_id and m.operation == spec.operation
+    }
+    chosen = st.selectbox(
+        "Fallback model", [None, *others], format_func=lambda endpoint: others.get(endpoint, "None"),
+        key=f"gen.fallback.{spec.endpoint_id}",
+        help="If the provider fails the job after its retries, it runs once more here, at this price",
+    )  # fmt: skip
+    return str(chosen) if chosen else None
 
 
 def recall(request: Request, spec: ModelSpec | None) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 import streamlit as st
 
+from studio.domain.batches import eta_text
 from studio.domain.catalogue import ModelSpec
 from studio.domain.generation import JobStatus, Operation, operation_label
 from studio.errors import NotFound, StudioError
@@ -132,12 +133,15 @@ def _card(
                     on_click=_cancel, args=(account_id, job.id),
                 )  # fmt: skip
         st.markdown(escape(components.excerpt(job.prompt, 200)))
+        eta = f" · ETA {eta_text(job.eta_seconds)}" if job.eta_seconds is not None else ""
         if job.status in (JobStatus.QUEUED, JobStatus.SUBMITTED):
-            where = "Waiting for a worker" if job.status is JobStatus.QUEUED else "Waiting at the provider"
+            where = "Waiting at the provider"
+            if job.status is JobStatus.QUEUED:
+                where = "Waiting for its turn" if job.waiting_turn else "Waiting for a worker"
             position = f" · position {job.queue_position + 1}" if job.queue_position is not None else ""
-            st.progress(0.0, text=f"{where}{position}")
+            st.progress(0.0, text=f"{where}{position}{eta}")
         elif job.status is JobStatus.RUNNING:
-            st.progress(min(max(job.progress, 0.0), 1.0), text=f"Running · {round(job.progress * 100)}%")
+            st.progress(min(max(job.progress, 0.0), 1.0), text=f"Running · {round(job.progress * 100)}%{eta}")
             if job.logs:
                 st.code("\n".join(job.logs[-3:]), language=None, wrap_lines=True)
         elif job.status is JobStatus.SUCCEEDED:

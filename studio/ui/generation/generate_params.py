@@ -40,8 +40,9 @@ def default(name: str, value: Any) -> str:
     return name
 
 
-def panel(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
-    """The style and every parameter `spec` takes (the seed only while it is locked); advanced ones folded."""
+def panel(spec: ModelSpec, *, with_seed: bool = True) -> tuple[str, dict[str, Any]]:
+    """The style and every parameter `spec` takes (the seed only while it is locked, and never without
+    `with_seed`: a batch's rows have seeds of their own); advanced ones folded."""
     params: dict[str, Any] = {}
     basic = [param for param in spec.params if not param.advanced]
     for param in basic:
@@ -59,7 +60,8 @@ def panel(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
             params[param.name] = _input(spec, param)
     for param in basic:
         if param.name == "seed":
-            params[param.name] = _seed_input(spec, param)
+            if with_seed:
+                params[param.name] = _seed_input(spec, param)
         elif param.kind is Kind.LORAS:
             params[param.name] = _lora_input(spec, param)
     advanced = [param for param in spec.params if param.advanced]

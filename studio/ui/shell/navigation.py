@@ -79,6 +79,7 @@ def pages_for(account: Account | None) -> PageGroups:
                 url_path="generate",
                 default=True,
             ),
+            st.Page("pages/batch.py", title="Batches", icon=":material/stacks:", url_path="batches"),
             st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:", url_path="gallery"),
             st.Page("pages/prompts.py", title="Prompts", icon=":material/format_quote:", url_path="prompts"),
             st.Page(

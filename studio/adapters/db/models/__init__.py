@@ -22,6 +22,7 @@ from studio.adapters.db.models.billing import (
     Subscription,
 )
 from studio.adapters.db.models.generation import (
+    Batch,
     CatalogueModel,
     GenerationJob,
     Preset,
@@ -41,7 +42,8 @@ from studio.adapters.db.models.library import (
 )
 
 __all__ = [
-    "ApiKey", "AuditLog", "Base", "CatalogueModel", "CheckoutSession", "Collection", "CollectionImage",
+    "ApiKey", "AuditLog", "Base", "Batch", "CatalogueModel", "CheckoutSession", "Collection",
+    "CollectionImage",
     "Comment", "CreditLedger", "DailyRollup", "DailyStat", "DataExport", "EmailToken", "GenerationJob",
     "Image", "ImageTag", "Plan",
     "Preset", "Project", "Prompt",

@@ -63,8 +63,11 @@ class GenerationJob(Base):
         sa.Index(None, "status", "deadline_at"),
         sa.Index(None, "status", "heartbeat_at"),
         sa.Index(None, "provider_request_id"),
-        sa.Index(None, "batch_id"),
+        sa.Index(None, "batch_id", "batch_row"),
         sa.Index(None, "created_at"),
+        # The fair queue: what waits (not dispatched) and what each owner has in flight.
+        sa.Index(None, "status", "dispatched_at"),
+        sa.Index(None, "owner_id", "dispatched_at"),
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -84,7 +87,10 @@ class GenerationJob(Base):
     )
     mask_key: Mapped[str | None] = mapped_column(sa.String(512))  # the drawn mask an inpainting sent
     project_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("projects.id", ondelete="SET NULL"))
-    batch_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)  # a Batch's id
+    batch_row: Mapped[int | None]  # the batch's row this job runs (a retried row has a newer job)
+    fallback_endpoint: Mapped[str | None] = mapped_column(sa.String(200))  # reruns there once on failure
+    fallback_of_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)  # the failed job this one reran
     priority: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
     idempotency_key: Mapped[str] = mapped_column(sa.String(128))
     fingerprint: Mapped[str | None] = mapped_column(sa.String(64))  # of the form sent: a repeat is one job
@@ -106,8 +112,37 @@ class GenerationJob(Base):
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]  # the worker holding the job writes this while it waits
     submitting_at: Mapped[datetime | None]  # this attempt's worker began sending it: a request may exist
-    deadline_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]  # the fair queue let it go to a worker (studio...generation.fair)
+    deadline_at: Mapped[datetime | None]  # set when it is dispatched: waiting its turn never times out
     cancel_requested_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = updated_column()
+
+
+class Batch(Base):
+    """Many jobs made in one go (a row each): their shared queue control and the form they came from."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "idempotency_key"),
+        sa.Index(None, "owner_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    name: Mapped[str] = mapped_column(sa.String(200))
+    source: Mapped[str] = mapped_column(sa.String(16))  # lines, csv, template, seeds, matrix
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the batch's parameters (a Request)
+    rows: Mapped[int] = mapped_column(default=0, server_default="0")
+    images: Mapped[int] = mapped_column(default=0, server_default="0")
+    credits: Mapped[int] = mapped_column(default=0, server_default="0")  # reserved when it was made
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
+    fallback_endpoint: Mapped[str | None] = mapped_column(sa.String(200))
+    run_at: Mapped[datetime | None]  # scheduled: nothing is dispatched before
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    idempotency_key: Mapped[str] = mapped_column(sa.String(128))
+    paused_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()
 
 
