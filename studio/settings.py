@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     worker_queues: str = "high,default,low"
     job_concurrency: int = Field(default=4, ge=1, le=64)
-    generation_slots: int | None = Field(default=None, ge=1, le=1024)  # jobs at the provider at once
+    # Generation jobs at the provider at once, for everybody (the fair queue hands them out); None: as many
+    # as jobs can run at once (the workers, or the job threads in embedded mode).
+    generation_slots: int | None = Field(default=None, ge=1, le=1024)
 
     # Object storage
     s3_bucket: str | None = None
@@ -211,14 +213,6 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
-
-    @property
-    def provider_slots(self) -> int:
-        """Generation jobs at the provider at once, for everybody together: the fair queue hands out
-        these (GENERATION_SLOTS; by default the job threads in embedded mode, 8 with workers)."""
-        if self.generation_slots is not None:
-            return self.generation_slots
-        return 8 if self.redis_url else self.job_concurrency
 
     @property
     def queue_names(self) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Worker
+from rq import Queue, Worker, worker_registration
 from rq.exceptions import DuplicateJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
@@ -91,6 +91,8 @@ class JobQueue(Protocol):
     def stats(self) -> QueueStats: ...
 
     def workers(self) -> list[WorkerState]: ...
+
+    def capacity(self) -> int: ...
 
     def lengths(self) -> dict[str, int]: ...
 
@@ -242,6 +244,16 @@ class RQQueue:
                 )
                 for worker in Worker.all(connection=self.redis)
             ]
+        except RedisError as err:
+            raise QueueError(f"Redis is not reachable: {err}") from err
+
+    def capacity(self) -> int:
+        """How many jobs run at once: the workers registered on these queues (one job each)."""
+        try:
+            keys: set[str] = set()
+            for name in self.queue_names:
+                keys |= worker_registration.get_keys(queue=self._queue(name))
+            return len(keys)
         except RedisError as err:
             raise QueueError(f"Redis is not reachable: {err}") from err
 
@@ -446,6 +458,12 @@ class InProcessQueue:
                 failed=sum(1 for _ in self._failed_dir.glob("*.json")) if self._failed_dir.exists() else 0,
                 workers=sum(1 for thread in self._threads if thread.is_alive()),
             )
+
+    def capacity(self) -> int:
+        """How many jobs run at once: the job threads (before they start, the ones it will start)."""
+        with self._cond:
+            alive = sum(1 for thread in self._threads if thread.is_alive())
+        return alive or self._workers
 
     def workers(self) -> list[WorkerState]:
         """The job threads: alive or not, and the job each one runs (threads have no heartbeat)."""

@@ -164,3 +164,28 @@ def test_a_worker_that_stops_saying_it_is_alive_is_dead_and_released_once(redis_
     assert queue.dead_workers() == []
     wait_for(lambda: other.dead_workers() == ["w-3"], timeout=5)  # its own watchers see it
     assert other.release_dead_worker("w-3") == []
+
+
+def test_capacity_counts_the_workers_of_these_queues_only(redis_conn: Redis, tmp_path: Path) -> None:
+    """What the fair queue hands out by default: one slot per RQ worker on the studio's queues (a worker of
+    another installation on the same Redis does not count), or the job threads in embedded mode."""
+    ours = RQQueue(redis_conn, ("capacity-high", "capacity-default"))
+    assert ours.capacity() == 0
+    first = SimpleWorker(["capacity-high", "capacity-default"], connection=redis_conn)
+    second = SimpleWorker(["capacity-default"], connection=redis_conn)
+    elsewhere = SimpleWorker(["someone-else"], connection=redis_conn)
+    for worker in (first, second, elsewhere):
+        worker.register_birth()  # type: ignore[no-untyped-call]
+    try:
+        assert ours.capacity() == 2
+    finally:
+        for worker in (first, second, elsewhere):
+            worker.register_death()  # type: ignore[no-untyped-call]
+    assert ours.capacity() == 0
+    local = InProcessQueue(tmp_path / "jobs", workers=3)
+    assert local.capacity() == 3
+    local.start()
+    try:
+        assert local.capacity() == 3
+    finally:
+        local.stop()

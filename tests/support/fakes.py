@@ -127,6 +127,9 @@ class FakeQueue:
     def workers(self) -> list[WorkerState]:
         return []
 
+    def capacity(self) -> int:
+        return 8  # as if eight workers ran (`run_all` runs what is queued)
+
     def lengths(self) -> dict[str, int]:
         return {name: sum(1 for job in self.jobs if job["queue"] == name) for name in self.queue_names}
 

@@ -197,6 +197,8 @@ class Stack:
             "provider_poll_seconds": "0.05",
             "generation_timeout_seconds": "60",
             "job_stale_seconds": "60",
+            # Fixed, not the workers counted in Redis: a test's submissions go out whatever runs already.
+            "generation_slots": "8",
             # The reconciler runs when a test calls it (a scheduled pass falls due only on the hour).
             "reconcile_interval_seconds": "3600",
             "log_level": "INFO",

@@ -36,9 +36,9 @@ IO_LIBRARIES = {
 }  # fmt: skip
 PAGE_MAY_IMPORT = {"streamlit", "studio.ui", "studio.services", "studio.domain", "studio.errors"}
 DOMAIN_MAY_USE_FROM_STDLIB = {
-    "__future__", "abc", "base64", "calendar", "collections", "csv", "dataclasses", "datetime", "decimal", "enum",
-    "fractions", "functools", "hashlib", "io", "ipaddress", "itertools", "json", "math", "operator", "re", "string",
-    "textwrap",
+    "__future__", "abc", "base64", "calendar", "collections", "csv", "dataclasses", "datetime", "decimal",
+    "enum", "fractions", "functools", "hashlib", "io", "ipaddress", "itertools", "json", "math", "operator",
+    "re", "string", "textwrap",
     "typing", "uuid", "zoneinfo",
 }  # fmt: skip
 #: The contexts of each layer, lowest first: a context may import the ones before it, never the ones after.

@@ -78,7 +78,7 @@ def share(services: Services, session: Session, owner_id: uuid.UUID) -> Share:
     )
     with_work.add(owner_id)
     cap = fair.slots_of(session, [owner_id])[owner_id]
-    fair_share = max(1, services.settings.provider_slots // len(with_work))
+    fair_share = max(1, fair.slots(services) // len(with_work))
     return Share(min(cap, fair_share), running.get(owner_id, 0))
 
 

@@ -3,7 +3,8 @@ and recovery").
 
 fal's concurrency is shared by every user of the studio, so a job is not handed to the job queue when it
 is made: it waits in its row (`queued`, not `dispatched_at`) until `dispatch` lets it go. A pass hands
-out the free slots (GENERATION_SLOTS less the jobs in flight) one at a time, in turns:
+out the free slots (GENERATION_SLOTS, or the workers running, less the jobs in flight) one at a time, in
+turns:
 
 - the person served least recently (by their newest `dispatched_at`; never served counts as longest ago;
   between people served equally long ago, whoever's work waited longest) goes next, as in InvokeAI's
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -175,6 +177,27 @@ def take_turns(
     return picked
 
 
+CAPACITY_SECONDS = 2.0
+_capacity: list[float] = []  # [counted at (monotonic), count]: the job queue's capacity, counted lately
+
+
+def slots(services: Services) -> int:
+    """The provider's slots for everybody together: GENERATION_SLOTS, or as many jobs as the job queue
+    runs at once (the workers registered now, counted at most every CAPACITY_SECONDS)."""
+    configured = services.settings.generation_slots
+    if configured is not None:
+        return configured
+    now = time.monotonic()
+    if _capacity and now - _capacity[0] < CAPACITY_SECONDS:
+        return int(_capacity[1])
+    try:
+        count = services.queue.capacity()
+    except QueueError:
+        return int(_capacity[1]) if _capacity else 0
+    _capacity[:] = [now, count]
+    return count
+
+
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
@@ -205,7 +228,7 @@ def _cancel_strays(session: Session) -> int:
 def _pick(services: Services, session: Session, now: datetime) -> list[_Pick]:
     """The jobs this pass lets go, marked dispatched (in the caller's transaction)."""
     running = in_flight(session)
-    free = services.settings.provider_slots - sum(running.values())
+    free = slots(services) - sum(running.values())
     if free <= 0:
         return []
     candidates = _candidates(session, now, free)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from studio.adapters.db.models import GenerationJob, Image, Project, User, utcnow
+from studio.adapters.db.models import Batch, GenerationJob, Image, Project, User, utcnow
 from studio.domain.catalogue import SEED_MAX, ModelSpec
 from studio.domain.credits import LedgerKind, Price, price
 from studio.domain.generation import JobStatus, Operation
@@ -338,8 +338,12 @@ def fall_back(services: Services, job_id: uuid.UUID) -> uuid.UUID | None:
         if failed is None:
             return None
         uow.session.expunge(failed)
+        batch_cancelled = failed.batch_id is not None and uow.session.scalar(
+            sa.select(Batch.cancelled_at.is_not(None)).where(Batch.id == failed.batch_id)
+        )
     eligible = (
-        failed.status == JobStatus.FAILED.value
+        not batch_cancelled
+        and failed.status == JobStatus.FAILED.value
         and failed.fallback_endpoint
         and failed.fallback_of_id is None
         and failed.error_code in FALLBACK_CODES
