@@ -53,6 +53,7 @@ bench: env services  ## measurements, not tests: each prints PASS/FAIL against i
 	$(UV) run python bench/overhead.py
 	$(UV) run python bench/throughput.py
 	$(UV) run python bench/crash.py
+	$(UV) run python bench/fairness.py
 	$(UV) run python bench/sign_in.py
 	$(UV) run python bench/admin_analytics.py
 	$(UV) run python bench/gallery.py

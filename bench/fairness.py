@@ -76,11 +76,19 @@ def jobs_of(stack: Stack, owners: list[uuid.UUID]) -> list[GenerationJob]:
 
 
 def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll lightly: the fake fal shares this process (and its GIL) with the polling."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(0.2)
+
+
+def count(stack: Stack, *where: sa.ColumnElement[bool]) -> int:
+    with stack.services.uow() as uow:
+        return int(
+            uow.session.scalar(sa.select(sa.func.count()).select_from(GenerationJob).where(*where)) or 0
+        )
 
 
 def in_flight(stack: Stack, owner: uuid.UUID) -> int:
@@ -101,7 +109,14 @@ def in_flight(stack: Stack, owner: uuid.UUID) -> int:
 
 
 def drained(stack: Stack, owners: list[uuid.UUID]) -> bool:
-    return all(job.finished_at is not None for job in jobs_of(stack, owners))
+    return count(stack, GenerationJob.owner_id.in_(owners), GenerationJob.finished_at.is_(None)) == 0
+
+
+def warm_up(stack: Stack, workers: int) -> None:
+    """One untimed job per worker first: a worker's first job opens its connections (fal, S3, database)."""
+    owner = account(stack, workers, "studio")
+    batch(stack, owner, workers, "warm-up")
+    wait_until(lambda: drained(stack, [owner]), 120, "the warm-up jobs")
 
 
 def newcomer(stack: Stack, workers: int, latency: float) -> None:
@@ -111,7 +126,7 @@ def newcomer(stack: Stack, workers: int, latency: float) -> None:
     wait_until(lambda: in_flight(stack, a) >= workers, 60, "A to hold every slot")
     time.sleep(latency / 2)  # in the middle of A's runs, as a person would arrive
     job = start_generation(stack.services, b, stack.request(), uuid.uuid4().hex)
-    wait_until(lambda: jobs_of(stack, [b])[0].finished_at is not None, 120, "B's job")
+    wait_until(lambda: drained(stack, [b]), 120, "B's job")
     (mine,) = jobs_of(stack, [b])
     control.cancel(stack.services, a, big)
     wait_until(lambda: drained(stack, [a]), 120, "A's running jobs")
@@ -154,8 +169,8 @@ def three_batches(stack: Stack, workers: int, latency: float) -> None:
     owners = {name: account(stack, size, "studio") for name, size in sizes.items()}
     start_at = utcnow() + timedelta(seconds=3)
     made = {name: batch(stack, owners[name], size, name, start_at) for name, size in sizes.items()}
-    y_done = lambda: all(j.dispatched_at is not None for j in jobs_of(stack, [owners["Y"]]))  # noqa: E731
-    wait_until(y_done, 300, "Y's last job to be dispatched")
+    y_waits = (GenerationJob.owner_id == owners["Y"], GenerationJob.dispatched_at.is_(None))
+    wait_until(lambda: count(stack, *y_waits) == 0, 300, "Y's last job to be dispatched")
     control.cancel(stack.services, owners["X"], made["X"])
     wait_until(lambda: drained(stack, list(owners.values())), 120, "the running jobs")
     jobs = {name: jobs_of(stack, [owner]) for name, owner in owners.items()}
@@ -221,6 +236,7 @@ def main() -> None:
         stack.latency = args.latency
         stack.fal.configure(latency=args.latency, queue_time=0.0)
         stack.start_workers(args.workers)
+        warm_up(stack, args.workers)
         newcomer(stack, args.workers, args.latency)
         three_batches(stack, args.workers, args.latency)
 
