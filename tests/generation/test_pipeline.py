@@ -33,9 +33,11 @@ from studio.domain.parameters import Request, provider_arguments
 from studio.errors import InsufficientCredits
 from studio.services.context import Services
 from studio.services.dispatch import generation_queue_id
+from studio.services.generation import submissions
 from studio.services.generation.reconciler import MAX_ATTEMPTS, reconcile
 from studio.services.generation.submissions import cancel_job, start_generation
 from studio.services.generation.views import JobView, get_job
+from studio.services.library import details
 from tests.support.builders import ledger_rows, new_user
 from tests.support.env import wait_for
 from tests.support.fal_server import FakeFal
@@ -580,3 +582,45 @@ def test_the_reconciler_redispatches_a_stuck_job_which_reattaches_and_succeeds(
         assert job_row(services, view.id).provider_request_id == request_id
         assert [s.request_id for s in sent(fake_fal, request)] == [request_id]  # re-attached, no new submit
         assert_balanced(services, user, 9)
+
+
+# --- a fallback model ------------------------------------------------------------------------------------
+
+DEV = "fal-ai/flux/dev"
+
+
+def test_a_job_the_provider_fails_reruns_once_on_its_fallback_model(
+    shared: Running, fake_fal: FakeFal
+) -> None:
+    fake_fal.configure(SCHNELL, latency=0.1, garbage_result=True)  # schnell answers with no images
+    fake_fal.configure(DEV, latency=0.1)
+    with shared.config.services() as services:
+        user = new_user(services, credits=20)
+        view = start_generation(services, user, small_request(), "falls-back", fallback_model=DEV)
+        failed = wait_finished(services, user, view.id, shared.worker)
+        assert failed.status is JobStatus.FAILED
+        assert assert_refunded(services, view.id, JobStatus.FAILED).error_code == "bad_output"
+
+        def reruns() -> list[uuid.UUID]:
+            with services.uow() as uow:
+                return list(
+                    uow.session.scalars(
+                        sa.select(GenerationJob.id).where(GenerationJob.fallback_of_id == view.id)
+                    )
+                )
+
+        wait_for(lambda: bool(reruns()), timeout=20)
+        (rerun,) = reruns()
+        done = wait_finished(services, user, rerun, shared.worker)
+        assert done.status is JobStatus.SUCCEEDED
+        assert done.model_endpoint == DEV
+        assert done.prompt == failed.prompt
+        assert done.request.params.get("seed") == failed.request.params.get("seed")  # the same request
+        spec = BY_ENDPOINT[DEV]
+        cost = price(spec, provider_arguments(spec, done.request)).credits
+        assert done.credits_settled == cost  # priced at the fallback's cost
+        assert_balanced(services, user, 20 - cost)
+        (image,) = done.images
+        assert details.image_detail(services, user, image.id).fallback_for == SCHNELL  # in its lineage
+        assert submissions.fall_back(services, view.id) is None  # once
+        assert reruns() == [rerun]

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from studio.adapters.db.models import (
     Collection,
@@ -80,6 +80,7 @@ class ImageDetail:
     children: list[Related]
     request: Request  # what "Recall" puts back into the Generate form
     mask_url: str | None = None  # a background removal's mask, or the mask an inpainting sent
+    fallback_for: str | None = None  # the model whose failed job this image's job reran (a fallback)
 
 
 def _related(
@@ -182,7 +183,19 @@ def image_detail(services: Services, owner_id: uuid.UUID, image_id: uuid.UUID) -
             children=[_related(services, child, image, child) for child in children],
             request=recall_request(session, image),
             mask_url=_mask_url(services, session, image),
+            fallback_for=_fallback_for(session, image),
         )
+
+
+def _fallback_for(session: Session, image: Image) -> str | None:
+    """The endpoint of the failed job this image's job ran in place of, if it was a fallback."""
+    failed = aliased(GenerationJob)
+    found: str | None = session.scalar(
+        sa.select(failed.model_endpoint)
+        .join(GenerationJob, GenerationJob.fallback_of_id == failed.id)
+        .where(GenerationJob.id == image.job_id, failed.owner_id == image.owner_id)
+    )
+    return found
 
 
 def similar_images(

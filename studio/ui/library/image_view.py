@@ -90,6 +90,8 @@ def metadata(detail: ImageDetail) -> None:
         "Size": f"{detail.width}×{detail.height} · {_size(detail.byte_size)}", "Credits": str(detail.credits),
         "Created": f"{detail.created_at:%d %b %Y %H:%M} UTC", "Project": detail.project_name or "-",
     }  # fmt: skip
+    if detail.fallback_for:  # the provider failed the job on the model asked for: it ran here instead
+        facts["Model"] += f", the fallback of a failed {_model_name(detail.fallback_for)} job"
     st.markdown("  \n".join(f"**{k}** · {components.escape(v)}" for k, v in facts.items()))
     with st.expander("Parameters and timings"):
         st.code(
