@@ -10,30 +10,21 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from studio.adapters.db.models import Batch, GenerationJob, User, utcnow
+from studio.adapters.db.models import GenerationJob, utcnow
 from studio.domain.batches import Priority
 from studio.domain.generation import JobStatus
 from studio.domain.parameters import Request
-from studio.errors import InsufficientCredits, InvalidInput, NotFound
-from studio.services.billing import ledger
+from studio.errors import InvalidInput
+from studio.services.batches import runs
+from studio.services.batches.views import owned_batch
 from studio.services.context import Services
 from studio.services.generation import catalogue, fair, lifecycle, submissions
-
-
-def _owned(session: Session, account_id: uuid.UUID, batch_id: uuid.UUID) -> Batch:
-    """The account's batch, locked; NotFound for anybody else's."""
-    batch = session.scalar(
-        sa.select(Batch).where(Batch.id == batch_id, Batch.owner_id == account_id).with_for_update()
-    )
-    if batch is None:
-        raise NotFound("No such batch.")
-    return batch
 
 
 def pause(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID) -> None:
     """Nothing more of the batch starts; what runs finishes."""
     with services.uow() as uow:
-        batch = _owned(uow.session, account_id, batch_id)
+        batch = owned_batch(uow.session, account_id, batch_id, lock=True)
         if batch.cancelled_at is not None:
             raise InvalidInput("This batch was cancelled.")
         batch.paused_at = batch.paused_at or utcnow()
@@ -43,7 +34,7 @@ def pause(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID) -> Non
 def resume(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID) -> None:
     """The batch's waiting rows take their turns again."""
     with services.uow() as uow:
-        batch = _owned(uow.session, account_id, batch_id)
+        batch = owned_batch(uow.session, account_id, batch_id, lock=True)
         if batch.cancelled_at is not None:
             raise InvalidInput("This batch was cancelled.")
         batch.paused_at = None
@@ -55,7 +46,7 @@ def cancel(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID) -> in
     """Cancel every row that has not started, each refunded once; the rows at the provider finish. The
     number of rows cancelled."""
     with services.uow() as uow:
-        batch = _owned(uow.session, account_id, batch_id)
+        batch = owned_batch(uow.session, account_id, batch_id, lock=True)
         batch.cancelled_at = batch.cancelled_at or utcnow()
         batch.paused_at = None
         uow.commit()
@@ -86,7 +77,7 @@ def cancel(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID) -> in
 def set_priority(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID, priority: Priority) -> None:
     """The batch's priority among the person's own work, for its rows that wait."""
     with services.uow() as uow:
-        batch = _owned(uow.session, account_id, batch_id)
+        batch = owned_batch(uow.session, account_id, batch_id, lock=True)
         batch.priority = int(priority)
         uow.session.execute(
             sa.update(GenerationJob)
@@ -120,7 +111,7 @@ def retry_failed(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID)
     """Run every failed row again as it was (the same request, the same seed), each reserved anew; all
     or none (InsufficientCredits). A cancelled batch takes its turns again for them. The rows retried."""
     with services.uow() as uow:
-        batch = _owned(uow.session, account_id, batch_id)
+        batch = owned_batch(uow.session, account_id, batch_id, lock=True)
         failed = [
             job for job in _latest(uow.session, batch_id).values() if job.status == JobStatus.FAILED.value
         ]
@@ -149,28 +140,12 @@ def retry_failed(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID)
                 now=now,
             )
         )
+
+    def take_turns_again(session: Session) -> None:
+        owned_batch(session, account_id, batch_id, lock=True).cancelled_at = None
+
     try:
-        with services.uow() as uow:
-            uow.session.execute(sa.select(User.id).where(User.id == account_id).with_for_update())
-            batch = _owned(uow.session, account_id, batch_id)
-            batch.cancelled_at = None
-            uow.session.add_all(jobs)
-            uow.session.flush()
-            ledger.reserve_all(
-                uow.session,
-                account_id,
-                [
-                    ledger.Reservation(
-                        job.credits_reserved, f"Retry of row {job.batch_row} of a batch", job.id
-                    )
-                    for job in jobs
-                ],
-            )
-            uow.commit()
-    except InsufficientCredits as short:
-        raise InsufficientCredits(
-            short.needed, short.available, submissions.renewal_date(services, account_id)
-        ) from None
+        runs.save_jobs(services, account_id, jobs, "Retry of row {row} of a batch", take_turns_again)
     except IntegrityError:
         return 0  # a retry of the same rows sent at the same time made them
     fair.dispatch_quietly(services)

@@ -10,13 +10,15 @@ what was made, refund exactly once) holds row by row.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from studio.adapters.db.models import Batch, User, utcnow
+from studio.adapters.db.models import Batch, GenerationJob, User, utcnow
 from studio.domain import templates
 from studio.domain.batches import (
     NAME_MAX_CHARS,
@@ -301,27 +303,13 @@ def start_batch(
         created_at=now,
     )
     try:
-        with services.uow() as uow:
-            uow.session.execute(sa.select(User.id).where(User.id == account_id).with_for_update())
-            uow.session.add(batch)
-            uow.session.flush()
-            uow.session.add_all(jobs)
-            uow.session.flush()
-            ledger.reserve_all(
-                uow.session,
-                account_id,
-                [
-                    ledger.Reservation(
-                        job.credits_reserved, f"Reserved for row {job.batch_row} of a batch", job.id
-                    )
-                    for job in jobs
-                ],
-            )
-            uow.commit()
-    except InsufficientCredits as short:
-        raise InsufficientCredits(
-            short.needed, short.available, submissions.renewal_date(services, account_id)
-        ) from None
+        save_jobs(
+            services,
+            account_id,
+            jobs,
+            "Reserved for row {row} of a batch",
+            lambda session: session.add(batch),
+        )
     except IntegrityError:
         existing = _by_key(services, account_id, idempotency_key)
         if existing is None:
@@ -330,6 +318,35 @@ def start_batch(
     fair.dispatch_quietly(services)
     submissions.alert_quietly(services, account_id)
     return batch_id
+
+
+def save_jobs(
+    services: Services,
+    account_id: uuid.UUID,
+    jobs: list[GenerationJob],
+    reason: str,
+    first: Callable[[Session], object],
+) -> None:
+    """In one transaction, with the account locked: `first` (the batch row, say), then the jobs, each
+    reserved with `reason` (its `{row}` the job's batch row); all or none. InsufficientCredits says when
+    the credits renew."""
+    try:
+        with services.uow() as uow:
+            uow.session.execute(sa.select(User.id).where(User.id == account_id).with_for_update())
+            first(uow.session)
+            uow.session.flush()
+            uow.session.add_all(jobs)
+            uow.session.flush()
+            reservations = [
+                ledger.Reservation(job.credits_reserved, reason.format(row=job.batch_row), job.id)
+                for job in jobs
+            ]
+            ledger.reserve_all(uow.session, account_id, reservations)
+            uow.commit()
+    except InsufficientCredits as short:
+        raise InsufficientCredits(
+            short.needed, short.available, submissions.renewal_date(services, account_id)
+        ) from None
 
 
 def _by_key(services: Services, account_id: uuid.UUID, key: str) -> uuid.UUID | None:

@@ -196,8 +196,10 @@ def list_batches(services: Services, account_id: uuid.UUID, limit: int = 20) -> 
         return [_view(services, uow.session, batch, found[batch.id]) for batch in batches]
 
 
-def _batch(session: Session, account_id: uuid.UUID, batch_id: uuid.UUID) -> Batch:
-    batch = session.scalar(sa.select(Batch).where(Batch.id == batch_id, Batch.owner_id == account_id))
+def owned_batch(session: Session, account_id: uuid.UUID, batch_id: uuid.UUID, *, lock: bool = False) -> Batch:
+    """The account's batch (locked until the transaction ends, with `lock`); NotFound for anybody else's."""
+    query = sa.select(Batch).where(Batch.id == batch_id, Batch.owner_id == account_id)
+    batch = session.scalar(query.with_for_update() if lock else query)
     if batch is None:
         raise NotFound("No such batch.")
     return batch
@@ -206,7 +208,7 @@ def _batch(session: Session, account_id: uuid.UUID, batch_id: uuid.UUID) -> Batc
 def get_batch(services: Services, account_id: uuid.UUID, batch_id: uuid.UUID) -> BatchView:
     """One of the account's batches; NotFound for anybody else's."""
     with services.uow() as uow:
-        batch = _batch(uow.session, account_id, batch_id)
+        batch = owned_batch(uow.session, account_id, batch_id)
         return _view(services, uow.session, batch, _tallies(uow.session, [batch.id])[batch.id])
 
 
@@ -215,7 +217,7 @@ def batch_rows(
 ) -> list[RowView]:
     """A page of the batch's rows, in row order, each with its newest job and its images."""
     with services.uow() as uow:
-        _batch(uow.session, account_id, batch_id)
+        owned_batch(uow.session, account_id, batch_id)
         ranked = _latest_jobs([batch_id])
         jobs = uow.session.execute(
             sa.select(ranked)
@@ -257,7 +259,7 @@ def batch_images(
 ) -> list[ImageView]:
     """The batch's newest images, newest first (as they arrive)."""
     with services.uow() as uow:
-        _batch(uow.session, account_id, batch_id)
+        owned_batch(uow.session, account_id, batch_id)
         found = uow.session.scalars(
             sa.select(Image)
             .join(GenerationJob, GenerationJob.id == Image.job_id)
