@@ -32,11 +32,11 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from studio import bootstrap, startup
-from studio.adapters.db.models import User, utcnow
+from studio.adapters.db.models import Plan, Subscription, User, utcnow
 from studio.adapters.storage import S3Storage
 from studio.domain.credits import LedgerKind
 from studio.domain.parameters import Request
-from studio.services.billing import ledger
+from studio.services.billing import ledger, plans
 from studio.services.context import Services
 from studio.services.generation.submissions import quote
 from studio.settings import Settings
@@ -153,6 +153,7 @@ class CpuMonitor:
         self.stat0 = _proc_stat()
         self.procs0 = _processes()
         self.load0 = os.getloadavg()
+        self.used: dict[str, float] = {}
 
     def _label(self, pid: int, comm: str, top: dict[int, int]) -> str:
         if pid == os.getpid():
@@ -173,9 +174,12 @@ class CpuMonitor:
         return "redis" if comm.startswith("redis") else comm
 
     def report(self) -> str:
-        elapsed = time.monotonic() - self.t0
-        busy1, total1 = _proc_stat()
-        busy = (busy1 - self.stat0[0]) / max(total1 - self.stat0[1], 1)
+        """The machine's load over the window, and each part's CPU seconds (kept in `used`)."""
+        self.used = self._used()
+        return self._text(self.used)
+
+    def _used(self) -> dict[str, float]:
+        """CPU seconds by label since the monitor started."""
         procs1 = _processes()
         me = os.getpid()
         top: dict[int, int] = {}  # descendant pid -> the child of this process it descends from
@@ -200,6 +204,13 @@ class CpuMonitor:
             if pid == me or pid in top:  # ours: with the reaped work-horses of the RQ workers
                 delta += children - (before[3] if before and same else 0.0)
             used[label] = used.get(label, 0.0) + delta / self.hz
+        return used
+
+    def _text(self, found: dict[str, float]) -> str:
+        used = dict(found)
+        elapsed = time.monotonic() - self.t0
+        busy1, total1 = _proc_stat()
+        busy = (busy1 - self.stat0[0]) / max(total1 - self.stat0[1], 1)
         busy_s = busy * elapsed * self.cores
         mine = {name: used.pop(name, 0.0) for name in self.OURS}
         mine_text = ", ".join(f"{name} {sec:.1f}" for name, sec in mine.items())
@@ -301,8 +312,9 @@ class Stack:
 
     # the account
 
-    def account(self, jobs: int) -> uuid.UUID:
-        """A new user with credits for `jobs` generations of `request()` (an admin adjustment)."""
+    def account(self, jobs: int, plan: str | None = None) -> uuid.UUID:
+        """A new user with credits for `jobs` generations of `request()` (an admin adjustment), on `plan`
+        (its code) when given: a plan decides how many jobs the fair queue runs for it at once."""
         user_id = uuid.uuid4()
         name = f"bench{user_id.hex[:10]}"
         with self.services.uow() as uow:
@@ -319,6 +331,12 @@ class Stack:
         grant = self.cost(user_id) * jobs
         with self.services.uow() as uow:
             ledger.change_balance(uow.session, user_id, grant, LedgerKind.ADJUST, "benchmark credits")
+            if plan is not None:
+                plans.start_free_plan(uow.session, user_id)
+                plan_id = uow.session.scalar(sa.select(Plan.id).where(Plan.code == plan))
+                uow.session.execute(
+                    sa.update(Subscription).where(Subscription.user_id == user_id).values(plan_id=plan_id)
+                )
             uow.commit()
         return user_id
 

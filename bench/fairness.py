@@ -28,32 +28,18 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from bench._stack import Stack, verdict
-from studio.adapters.db.models import GenerationJob, Plan, Subscription, utcnow
+from studio.adapters.db.models import GenerationJob, utcnow
 from studio.domain.batches import Row, Source
 from studio.domain.generation import JobStatus
 from studio.services.batches import control, runs
-from studio.services.billing import plans
 from studio.services.generation.submissions import start_generation
 
 TOLERANCE = 0.10
 NEWCOMER_TARGET = 1.5  # job durations
 
 
-def on_plan(stack: Stack, user_id: uuid.UUID, code: str) -> None:
-    """Put a benchmark account on a plan (its credits come from `Stack.account`)."""
-    with stack.services.uow() as uow:
-        plans.start_free_plan(uow.session, user_id)
-        plan_id = uow.session.scalar(sa.select(Plan.id).where(Plan.code == code))
-        uow.session.execute(
-            sa.update(Subscription).where(Subscription.user_id == user_id).values(plan_id=plan_id)
-        )
-        uow.commit()
-
-
 def account(stack: Stack, jobs: int, code: str) -> uuid.UUID:
-    user_id = stack.account(jobs)
-    on_plan(stack, user_id, code)
-    return user_id
+    return stack.account(jobs, plan=code)
 
 
 def batch(stack: Stack, owner: uuid.UUID, rows: int, name: str, run_at: datetime | None = None) -> uuid.UUID:

@@ -50,7 +50,7 @@ def _reconcile(services: Services) -> None:
 
 
 #: The passes that run in the duty thread itself, by name.
-HERE: dict[str, Callable[[Services], object]] = {"dispatch": fair.dispatch, "reconcile": _reconcile}
+HERE: dict[str, Callable[[Services], object]] = {"dispatch": fair.periodic, "reconcile": _reconcile}
 
 
 def passes(services: Services) -> tuple[Pass, ...]:

@@ -24,13 +24,15 @@ log = logging.getLogger(__name__)
 
 
 def run_generation(job_id: str, attempt: int) -> None:
-    """Step 2-3 of the pipeline for one job (see studio.services.generation.pipeline); then the fair
-    queue hands the slot it frees to the next job."""
+    """Step 2-3 of the pipeline for one job (see studio.services.generation.pipeline); the fair queue
+    hands the slot it frees to the next job (as soon as the provider is done with it)."""
     services = bootstrap.services()
+    run = JobRun(services, uuid.UUID(job_id), attempt)
     try:
-        JobRun(services, uuid.UUID(job_id), attempt).run()
+        run.run()
     finally:
-        fair.dispatch_quietly(services)
+        if not run.handed_on:  # it ended without a result (failed, cancelled): its slot is free now
+            fair.soon(services)
 
 
 def send_mail(to: str, subject: str, text: str) -> None:

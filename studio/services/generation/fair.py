@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from studio.adapters.db.models import Batch, GenerationJob, Plan, Subscription, utcnow
+from studio.adapters.db.models import Batch, GenerationJob, Plan, Subscription, User, utcnow
 from studio.domain.batches import allowance
 from studio.domain.generation import JobStatus
 from studio.errors import QueueError
@@ -78,10 +78,15 @@ def waiting(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def in_flight(session: Session) -> dict[uuid.UUID, int]:
-    """Dispatched, unfinished jobs per owner."""
+    """Jobs holding a slot, per owner: dispatched, unfinished, and not yet done at the provider (a job
+    whose result is stored only downloads and keeps its images from then on: its slot is free)."""
     rows = session.execute(
         sa.select(GenerationJob.owner_id, sa.func.count())
-        .where(GenerationJob.status.in_(_UNFINISHED), GenerationJob.dispatched_at.is_not(None))
+        .where(
+            GenerationJob.status.in_(_UNFINISHED),
+            GenerationJob.dispatched_at.is_not(None),
+            GenerationJob.result.is_(None),
+        )
         .group_by(GenerationJob.owner_id)
     ).all()
     return {owner: int(count) for owner, count in rows}
@@ -139,13 +144,29 @@ def _candidates(session: Session, now: datetime, per_owner: int) -> dict[uuid.UU
     return found
 
 
-def _last_served(session: Session, owners: list[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+def _owners(
+    session: Session, owners: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, datetime]]:
+    """In one query: each owner's slots (by plan), and when they were last served (never: absent)."""
+    served = (
+        sa.select(sa.func.max(GenerationJob.dispatched_at))
+        .where(GenerationJob.owner_id == User.id)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        sa.select(GenerationJob.owner_id, sa.func.max(GenerationJob.dispatched_at))
-        .where(GenerationJob.owner_id.in_(owners), GenerationJob.dispatched_at.is_not(None))
-        .group_by(GenerationJob.owner_id)
+        sa.select(User.id, Plan.code, served)
+        .select_from(User)
+        .outerjoin(Subscription, Subscription.user_id == User.id)
+        .outerjoin(Plan, Plan.id == Subscription.plan_id)
+        .where(User.id.in_(owners))
     ).all()
-    return {owner: served for owner, served in rows if served is not None}
+    caps = {owner: allowance(None).slots for owner in owners}
+    last: dict[uuid.UUID, datetime] = {}
+    for owner, code, at in rows:
+        caps[owner] = allowance(code).slots
+        if at is not None:
+            last[owner] = at
+    return caps, last
 
 
 def take_turns(
@@ -234,8 +255,8 @@ def _pick(services: Services, session: Session, now: datetime) -> list[_Pick]:
     candidates = _candidates(session, now, free)
     if not candidates:
         return []
-    owners = list(candidates)
-    picked = take_turns(candidates, free, running, slots_of(session, owners), _last_served(session, owners))
+    caps, last_served = _owners(session, list(candidates))
+    picked = take_turns(candidates, free, running, caps, last_served)
     deadline = now + timedelta(seconds=services.settings.generation_timeout_seconds)
     for order, pick in enumerate(picked):
         # A microsecond apart: the next pass knows whom this one served last.
@@ -248,12 +269,13 @@ def _pick(services: Services, session: Session, now: datetime) -> list[_Pick]:
     return picked
 
 
-def dispatch(services: Services) -> int:
-    """One pass: hand the free slots to waiting jobs, fairly; the number of jobs sent to the job queue."""
+def dispatch(services: Services, *, sweep: bool = False) -> int:
+    """One pass: hand the free slots to waiting jobs, fairly; the number of jobs sent to the job queue.
+    With `sweep` (the periodic pass), first cancel the strays of cancelled batches."""
     with _LOCAL, services.uow() as uow:
         session = uow.session
         _lock(session)
-        swept = _cancel_strays(session)
+        swept = _cancel_strays(session) if sweep else 0
         picked = _pick(services, session, utcnow())
         if swept or picked:
             uow.commit()
@@ -266,6 +288,12 @@ def dispatch(services: Services) -> int:
             log.exception("could not queue job %s: it waits for the next pass", pick.job_id)
             _undispatch(services, pick.job_id)
     return sent
+
+
+def periodic(services: Services) -> None:
+    """The pass every job-running process runs each second (`studio.duties`): scheduled and resumed
+    batches start, and nothing a crashed pass left waits longer than a second."""
+    dispatch(services, sweep=True)
 
 
 def _undispatch(services: Services, job_id: uuid.UUID) -> None:
@@ -287,3 +315,33 @@ def dispatch_quietly(services: Services) -> None:
         dispatch(services)
     except Exception:
         log.exception("the fair queue's pass failed")
+
+
+class _Soon:
+    """Passes on a thread of this process, so a worker does not wait for one: each call asks for a pass;
+    calls made while one runs make one more, not one each."""
+
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._services: Services | None = None
+
+    def __call__(self, services: Services) -> None:
+        with self._lock:
+            self._services = services
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="fair-queue", daemon=True)
+                self._thread.start()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._services is not None:
+                dispatch_quietly(self._services)
+
+
+#: Ask for a pass without waiting for it (a worker handing on its slot).
+soon = _Soon()

@@ -29,7 +29,7 @@ from studio.domain.catalogue import BY_ENDPOINT
 from studio.domain.generation import JobStatus
 from studio.errors import ConfigError, ProviderError, ProviderFailure, StudioError
 from studio.services.context import Services
-from studio.services.generation import inputs, lifecycle, submissions
+from studio.services.generation import fair, inputs, lifecycle, submissions
 from studio.services.generation.outputs import (
     Output,
     check_output,
@@ -78,6 +78,7 @@ class JobRun:
         self.last_beat = 0.0
         self.last_touch = 0.0  # when this run last read or wrote the job row
         self.beat_every = min(HEARTBEAT_SECONDS, services.settings.job_stale_seconds / 3)
+        self.handed_on = False  # the fair queue was given this job's slot already (`store_result`)
 
     # small transactions on the job row
 
@@ -219,10 +220,14 @@ class JobRun:
             keeper.join()
 
     def store_result(self, result: dict[str, Any], logs: list[str]) -> None:
+        """Keep the provider's result; the job is done at the provider, so the fair queue hands its slot
+        on now, while this worker downloads and stores the images."""
         kept = without_inline_data(result)
         with self.services.uow() as uow:
             lifecycle.result_stored(self._owned_row(uow.session), kept, logs)
             uow.commit()
+        fair.soon(self.services)
+        self.handed_on = True
 
     # the steps
 
