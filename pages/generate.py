@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from studio.domain.batches import Priority
 from studio.errors import InsufficientCredits, InvalidParameters, StudioError
 from studio.services.accounts import profile
 from studio.services.generation import catalogue, submissions, views
@@ -56,7 +57,7 @@ with form_side:
             job = submissions.start_generation(
                 services(), account.id, request, generate_form.submission_key(),
                 project_id=project[0] if project else None, again=action == "again",
-                fallback_model=fallback,
+                fallback_model=fallback, priority=Priority.HIGH,  # before the person's own batches
             )  # fmt: skip
         except InsufficientCredits as err:
             billing_view.out_of_credits(str(err))

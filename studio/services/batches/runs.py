@@ -190,8 +190,6 @@ def _limits(draft: Draft, limit: Allowance) -> list[str]:
         problems.append("Give the batch a name.")
     if len(draft.name) > NAME_MAX_CHARS:
         problems.append(f"The name is longer than {NAME_MAX_CHARS} characters.")
-    if not draft.rows:
-        problems.append("The batch has no rows yet.")
     if len(draft.rows) > limit.batch_jobs:
         problems.append(
             f"This batch has {len(draft.rows):,} jobs; your plan runs batches of up to {limit.batch_jobs:,}."
@@ -246,7 +244,7 @@ def start_batch(
         submissions.check_project(services, account_id, draft.project_id)
     plans.renew_if_due(services, account_id)
     _, limit = plan_allowance(services, account_id)
-    problems = _limits(draft, limit)
+    problems = _limits(draft, limit) or ([] if draft.rows else ["The batch has no rows yet."])
     if problems:
         raise InvalidParameters(problems)
     priced = _price_rows(services, account_id, draft, seeds=True)

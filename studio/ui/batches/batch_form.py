@@ -225,6 +225,10 @@ def preview_and_start(account_id: uuid.UUID, batch: Draft) -> None:
         f"{found.allowance.batch_jobs:,} jobs, {found.allowance.slots} at a time. Credits are reserved "
         "for every row when the batch starts; a row that fails or is cancelled gives its credits back."
     )
+    if not batch.rows:
+        st.caption(
+            ":material/info: Add rows above: each becomes one job, priced here before anything is queued."
+        )
     if found.rows:
         st.dataframe(
             _table(found), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(found.rows))
