@@ -187,7 +187,7 @@ def test_generate_watch_the_job_and_cancel_one(app_url: str, tall_page: Page, ar
     page.get_by_role("slider", name="Images").press("ArrowRight")  # two images
     page.get_by_role("button", name="Generate").click()
     expect(page.locator('[data-testid="stProgress"]').first).to_be_visible()
-    expect(page.get_by_text(re.compile(r"^Running · \d+%$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Running · \d+% · ETA "))).to_be_visible()
     shoot(page, artifacts, "generate-running.png")
 
     results = page.get_by_role("img", name=prompt)
